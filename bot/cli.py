@@ -1,0 +1,264 @@
+"""`oncall-bot`: the bot's answers offline, and `serve`.
+
+Read-only commands import no Slack or HTTP modules, so they start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+
+from bot.runbook import RunbookError, load
+from bot.runbook.loader import Loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except RunbookError as err:
+        print(f"runbook has {len(err.problems)} error(s):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except UsageError as err:
+        print(f"oncall-bot: {err}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oncall-bot", description="Runbook-driven on-call for data pipelines.")
+    parser.add_argument("--runbook", metavar="PATH", help="runbook file (default: $RUNBOOKS_PATH or ./runbooks.yaml)")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("validate", cmd_validate, "check the runbook; exit 1 with every error found")
+    p.add_argument("path", nargs="?")
+    command("schema", cmd_schema, "print the JSON Schema of the runbook file")
+    at_help = "ISO-8601 instant (default now); without an offset it is in the team zone"
+    p = command("who", cmd_who, "who is on call, and who each pipeline's failure would notify")
+    p.add_argument("--at", help=at_help)
+    p.add_argument("--json", action="store_true")
+    p = command("schedule", cmd_schedule, "the coming shifts, overrides applied")
+    p.add_argument("--weeks", type=int, default=8)
+    p.add_argument("--from", dest="start", help="date or instant to start from (default now)")
+    p.add_argument("--rotation", help="rotation key (default: the team's default rotation)")
+    p.add_argument("--json", action="store_true")
+    p = command("runbook", cmd_runbook, "a pipeline's runbook card")
+    p.add_argument("name", nargs="+")
+    p = command("triage", cmd_triage, "what a failure of NAME would post: matched issue, people, deadlines")
+    p.add_argument("name")
+    p.add_argument("--error", required=True, help="error text (use - to read it from stdin)")
+    p.add_argument("--at", help=at_help)
+    p.add_argument("--json", action="store_true")
+    p = command("ics", cmd_ics, "iCalendar of the coming shifts")
+    p.add_argument("--weeks", type=int, default=12)
+    return parser
+
+
+def _load(args) -> Loaded:
+    return load(getattr(args, "path", None) or args.runbook)
+
+
+def _instant(text: str | None, loaded: Loaded) -> datetime:
+    from bot.domain.timeutil import parse_instant
+
+    if not text:
+        return datetime.now(UTC)
+    try:
+        return parse_instant(text, loaded.runbook.tz)
+    except ValueError:
+        raise UsageError(f"not an ISO-8601 instant: {text!r} (e.g. 2026-12-01T02:00Z)") from None
+
+
+def cmd_validate(args) -> int:
+    loaded = _load(args)
+    rb = loaded.runbook
+    print(f"{loaded.path}: OK: team {rb.team.name!r}, {len(rb.people)} people, {len(rb.rotations)} rotation(s), "
+          f"{len(rb.pipelines)} pipelines, {len(rb.signatures)} team-wide signatures")
+    for warning in loaded.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from bot.runbook.models import Runbook
+
+    print(json.dumps(Runbook.model_json_schema(mode="validation"), indent=2))
+    return 0
+
+
+def cmd_who(args) -> int:
+    from bot.domain.timeutil import iso
+    from bot.domain.answers import pipeline_decisions, oncall_now
+
+    loaded = _load(args)
+    rb = loaded.runbook
+    at = _instant(args.at, loaded)
+    current = oncall_now(rb, at)
+    decisions = pipeline_decisions(rb, at)
+    if args.json:
+        print(json.dumps({
+            "at": iso(at),
+            "oncall": {
+                "rotation": current.rotation,
+                "person": current.shift.person if current.shift else None,
+                "since": iso(current.shift.start) if current.shift else None,
+                "until": iso(current.shift.end) if current.shift else None,
+                "next": current.next.person if current.next else None,
+                "next_since": iso(current.next.start) if current.next else None,
+            },
+            "pipelines": {
+                key: {"notify": d.notify, "mode": d.mode, "deferred_until": iso(d.deferred_until), "reason": d.reason}
+                for key, d in decisions.items()
+            },
+        }, indent=2))
+        return 0
+    from bot.describe import when
+    from bot.domain.calendar import day_kind, local_date
+
+    print(f"At {when(rb, at)} ({day_kind(rb, local_date(rb, at))[:-1]})")
+    if current.shift:
+        print(f"On call ({current.rotation}): {current.shift.person}"
+              + (f" (covering {current.shift.scheduled})" if current.shift.is_override else ""))
+        print(f"  since  {when(rb, current.shift.start)}")
+        print(f"  until  {when(rb, current.shift.end)}")
+    else:
+        print(f"On call ({current.rotation}): nobody")
+    if current.next:
+        print(f"  next   {current.next.person} from {when(rb, current.next.start)}")
+    print("\nIf a pipeline failed now:")
+    width = max(len(k) for k in decisions)
+    for key, d in decisions.items():
+        later = f" at {when(rb, d.deferred_until)}" if d.deferred_until else ""
+        people = ", ".join(d.notify) or "-"
+        print(f"  {key:<{width}}  {d.mode:<8}  {people:<22}  {d.reason}{later}")
+    return 0
+
+
+def cmd_schedule(args) -> int:
+    from bot.domain.rotation import Roster, runbook_overrides
+    from bot.domain.timeutil import iso
+
+    loaded = _load(args)
+    rb = loaded.runbook
+    rotation = args.rotation or rb.default_rotation
+    if rotation not in rb.rotations:
+        raise UsageError(f"unknown rotation {rotation!r}; known: {', '.join(rb.rotations) or 'none'}")
+    start = _instant(args.start, loaded)
+    roster = Roster(rb, rotation, runbook_overrides(rb))
+    shifts = roster.shifts(start, start + timedelta(weeks=args.weeks))
+    if args.json:
+        print(json.dumps([
+            {"start": iso(s.start), "end": iso(s.end), "person": s.person,
+             "scheduled": s.scheduled or None, "override": s.is_override}
+            for s in shifts], indent=2))
+        return 0
+    from bot.describe import when
+
+    print(f"Rotation {rotation}: {len(shifts)} shift(s) from {when(rb, start)}")
+    for s in shifts:
+        note = f"  (override, covering {s.scheduled})" if s.is_override else ""
+        print(f"  {when(rb, s.start):<36} -> {when(rb, s.end):<36} {s.person}{note}")
+    return 0
+
+
+def cmd_runbook(args) -> int:
+    from bot.describe import policy_text, schedule_text, sla_text
+    from bot.domain.lookup import find_pipeline
+
+    rb = _load(args).runbook
+    name = " ".join(args.name)
+    key = find_pipeline(rb, name)
+    if key is None:
+        print(f"No pipeline called {name!r}. Known pipelines:", file=sys.stderr)
+        for k, p in rb.pipelines.items():
+            print(f"  {k:<14} {p.name}", file=sys.stderr)
+        return 1
+    p = rb.pipelines[key]
+    owners = f"{p.owners.primary} (primary), {p.owners.secondary or '-'} (secondary)" if p.owners else "not given"
+    rows = [
+        ("Description", p.description or "not given"),
+        ("Owners", owners),
+        ("Schedule", schedule_text(p)),
+        ("Upstream", ", ".join(p.upstream) or "-"),
+        ("Downstream", ", ".join(p.downstream) or "-"),
+    ]
+    print(f"{p.name} ({key})")
+    for label, value in rows:
+        print(f"  {label:<12} {value}")
+    for label, lines in (("SLA", sla_text(p)), ("On call", policy_text(rb, p))):
+        for i, line in enumerate(lines or ["not given"]):
+            print(f"  {label if i == 0 else '':<12} {line}")
+    print("  Common issues")
+    for issue in p.common_issues:
+        print(f"    - {issue.title}\n      fix: {issue.remediation}")
+    if not p.common_issues:
+        print("    none listed; team-wide signatures still apply")
+    if missing := p.missing():
+        print(f"  INCOMPLETE: the runbook has no {', '.join(missing)} for this pipeline")
+    return 0
+
+
+def cmd_triage(args) -> int:
+    from bot.describe import span, when
+    from bot.domain.lookup import find_pipeline
+    from bot.domain.timeutil import iso
+    from bot.domain.answers import assess
+
+    loaded = _load(args)
+    rb = loaded.runbook
+    at = _instant(args.at, loaded)
+    error = sys.stdin.read() if args.error == "-" else args.error
+    key = find_pipeline(rb, args.name)
+    a = assess(rb, key, error, at)
+    if args.json:
+        match = a.match
+        print(json.dumps({
+            "pipeline": key or args.name,
+            "known": key is not None,
+            "matched": {"title": match.title, "remediation": match.remediation, "pattern": match.pattern,
+                        "line": match.line, "scope": match.scope} if match else None,
+            "notify": a.decision.notify,
+            "mode": a.decision.mode,
+            "deferred_until": iso(a.decision.deferred_until),
+            "deadlines": {"data_ready_by": iso(a.deadlines.data_ready_by), "fix_by": iso(a.deadlines.fix_by)},
+        }, indent=2))
+        return 0
+    title = rb.pipelines[key].name if key else f"{args.name} (unknown pipeline)"
+    print(f"{title} failed at {when(rb, at)}")
+    if a.match:
+        print(f"  Matched      {a.match.title}  [{a.match.scope} pattern {a.match.pattern!r}]")
+        print(f"  Line {a.match.line_number:<7} {a.match.line[:160]}")
+        print(f"  Remediation  {a.match.remediation}")
+    else:
+        print(f"  Matched      no known issue matched; see `oncall-bot runbook {key or args.name}`")
+    later = f" at {when(rb, a.decision.deferred_until)}" if a.decision.deferred_until else ""
+    print(f"  Notify       {a.decision.mode}: {', '.join(a.decision.notify) or 'nobody'}{later}")
+    print(f"               {a.decision.reason}")
+    left = a.deadlines.left(at)
+    print(f"  Data ready   {when(rb, a.deadlines.data_ready_by)}  ({span(left['data_ready_by'])})")
+    print(f"  Fix by       {when(rb, a.deadlines.fix_by)}  ({span(left['fix_by'])})")
+    return 0
+
+
+def cmd_ics(args) -> int:
+    from bot.domain.ics import calendar
+
+    rb = _load(args).runbook
+    sys.stdout.write(calendar(rb, datetime.now(UTC), weeks=args.weeks).decode())
+    return 0

@@ -1,0 +1,53 @@
+"""The two questions every surface asks: who is on call now, and what a failure would post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from bot.domain.deadlines import Deadlines, deadlines
+from bot.domain.policy import Decision, decide
+from bot.domain.rotation import OverrideSpan, Roster, Shift, runbook_overrides
+from bot.domain.triage import Match, triage
+from bot.runbook.models import Runbook
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    rotation: str | None
+    shift: Shift | None
+    next: Shift | None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    pipeline: str | None
+    match: Match | None
+    decision: Decision
+    deadlines: Deadlines
+
+
+def roster(runbook: Runbook, rotation: str, overrides: Iterable[OverrideSpan] = ()) -> Roster:
+    return Roster(runbook, rotation, [*runbook_overrides(runbook), *overrides])
+
+
+def oncall_now(runbook: Runbook, at: datetime, rotation: str | None = None,
+               overrides: Iterable[OverrideSpan] = ()) -> OnCallNow:
+    rotation = rotation or runbook.default_rotation
+    if not rotation:
+        return OnCallNow(None, None, None)
+    r = roster(runbook, rotation, overrides)
+    shift = r.at(at)
+    return OnCallNow(rotation, shift, r.after(shift, at))
+
+
+def pipeline_decisions(runbook: Runbook, at: datetime, overrides: Iterable[OverrideSpan] = ()) -> dict[str, Decision]:
+    overrides = list(overrides)
+    return {key: decide(runbook, key, at, overrides) for key in runbook.pipelines}
+
+
+def assess(runbook: Runbook, pipeline: str | None, error: str | None, at: datetime,
+           overrides: Iterable[OverrideSpan] = ()) -> Assessment:
+    return Assessment(pipeline, triage(runbook, pipeline, error), decide(runbook, pipeline, at, overrides),
+                      deadlines(runbook, pipeline, at))

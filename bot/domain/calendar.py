@@ -1,0 +1,58 @@
+"""The team's calendar: which days are holidays, weekends or working days, and when work hours are."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+
+from bot.domain.timeutil import local_instant
+from bot.runbook.models import Runbook
+
+DayKind = Literal["weekdays", "weekends", "holidays"]
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@lru_cache(maxsize=32)
+def _public_holidays(country: str, subdiv: str | None):
+    import holidays  # imported late: it is the slowest import of the read-only CLI commands
+
+    return holidays.country_holidays(country, subdiv=subdiv)
+
+
+def holiday_name(runbook: Runbook, day: date) -> str | None:
+    config = runbook.team.holidays
+    if day in config.extra:
+        return "Team day off"
+    if config.country:
+        return _public_holidays(config.country, config.subdiv).get(day)
+    return None
+
+
+def day_kind(runbook: Runbook, day: date) -> DayKind:
+    if holiday_name(runbook, day):
+        return "holidays"
+    return "weekdays" if _WEEKDAYS[day.weekday()] in runbook.team.work_hours.days else "weekends"
+
+
+def local_date(runbook: Runbook, at: datetime) -> date:
+    return at.astimezone(runbook.tz).date()
+
+
+def in_work_hours(runbook: Runbook, at: datetime) -> bool:
+    local = at.astimezone(runbook.tz)
+    hours = runbook.team.work_hours
+    return day_kind(runbook, local.date()) == "weekdays" and hours.start <= local.time() < hours.end
+
+
+def next_work_start(runbook: Runbook, at: datetime) -> datetime:
+    """The first start of work hours strictly after `at` (holidays and non-working days skipped)."""
+    day = local_date(runbook, at)
+    for offset in range(0, 400):
+        candidate_day = day + timedelta(days=offset)
+        if day_kind(runbook, candidate_day) != "weekdays":
+            continue
+        start = local_instant(candidate_day, runbook.team.work_hours.start, runbook.tz)
+        if start > at:
+            return start
+    raise ValueError("no working day within 400 days: check team.work_hours and holidays")

@@ -1,0 +1,34 @@
+"""The on-call schedule as an iCalendar feed: final shifts, overrides applied, stable UIDs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
+from bot.runbook.models import Runbook
+
+
+def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterable[OverrideSpan] = (),
+             past_weeks: int = 4) -> bytes:
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//oncall-bot//on-call schedule//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{runbook.team.name} on-call")
+    spans = [*runbook_overrides(runbook), *overrides]
+    for key in runbook.rotations:
+        roster = Roster(runbook, key, spans)
+        for shift in roster.shifts(now - timedelta(weeks=past_weeks), now + timedelta(weeks=weeks)):
+            event = Event()
+            event.add("uid", f"{key}-{shift.start:%Y%m%dT%H%M%SZ}-{shift.person}@oncall-bot")
+            event.add("dtstamp", now)
+            event.add("dtstart", shift.start.astimezone(runbook.tz))
+            event.add("dtend", shift.end.astimezone(runbook.tz))
+            covering = f" (covering {shift.scheduled})" if shift.scheduled and shift.person != shift.scheduled else ""
+            event.add("summary", f"On call: {shift.person}{covering}")
+            event.add("description", f"{runbook.team.name}, rotation {key}")
+            cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal.to_ical()

@@ -1,0 +1,29 @@
+"""Forgiving pipeline names: `growth`, `Growth`, `investors`, or a close typo all find the pipeline."""
+
+from __future__ import annotations
+
+import difflib
+
+from bot.runbook.models import Runbook
+
+
+def _names(runbook: Runbook) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for key, spec in runbook.pipelines.items():
+        for name in (key, spec.name, *spec.aliases):
+            names.setdefault(name.casefold().strip(), key)
+    return names
+
+
+def find_pipeline(runbook: Runbook, text: str | None) -> str | None:
+    wanted = " ".join((text or "").casefold().split())
+    if not wanted:
+        return None
+    names = _names(runbook)
+    if wanted in names:
+        return names[wanted]
+    partial = {key for name, key in names.items() if wanted in name.split() or name.startswith(wanted)}
+    if len(partial) == 1:
+        return partial.pop()
+    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.75)
+    return names[close[0]] if close else None

@@ -1,0 +1,172 @@
+"""Who is on call: a rotation's scheduled shifts with overrides laid over them.
+
+Model (after PagerDuty layers and GoAlert rotations): an anchor date, an ordered member list and
+a turn length in whole days; handoffs happen at a local wall time, so they stay put across DST.
+Overrides cover any span, partial shifts included; where two overlap, the later one wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from bot.domain.timeutil import local_instant, utc
+from bot.runbook.models import Rotation, Runbook
+
+
+@dataclass(frozen=True)
+class OverrideSpan:
+    """Someone on call instead of the schedule for [start, end). Later spans win over earlier ones."""
+
+    person: str
+    start: datetime
+    end: datetime
+    rotation: str
+    note: str = ""
+    source: str = "runbook"
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A stretch of time with one person on call; `scheduled` names whose turn it was."""
+
+    rotation: str
+    person: str
+    start: datetime
+    end: datetime
+    scheduled: str
+    override: OverrideSpan | None = None
+
+    @property
+    def is_override(self) -> bool:
+        return self.override is not None and self.person != self.scheduled
+
+
+def runbook_overrides(runbook: Runbook) -> list[OverrideSpan]:
+    spans = []
+    for i, item in enumerate(runbook.overrides):
+        start, end = (
+            value if value.tzinfo else local_instant(value.date(), value.time(), runbook.tz)
+            for value in (item.start, item.end)
+        )
+        spans.append(OverrideSpan(item.person, utc(start), utc(end), item.rotation or runbook.default_rotation or "",
+                                  item.note, "runbook", f"runbook-{i}"))
+    return spans
+
+
+class Roster:
+    """The final schedule of one rotation: its turns, with overrides applied."""
+
+    def __init__(self, runbook: Runbook, rotation: str, overrides: Iterable[OverrideSpan] = ()):
+        self.runbook = runbook
+        self.key = rotation
+        self.rotation: Rotation = runbook.rotations[rotation]
+        self.overrides: list[OverrideSpan] = [o for o in overrides if o.rotation == rotation]
+        self._turn_days = self.rotation.turn.days
+
+    # Scheduled turns -------------------------------------------------------------------------
+    def handoff(self, turn: int) -> datetime:
+        """Start of turn `turn` (turn 0 starts on the rotation's start date)."""
+        day = self.rotation.start + timedelta(days=turn * self._turn_days)
+        return local_instant(day, self.rotation.handoff.time, self.runbook.tz)
+
+    def turn_at(self, at: datetime) -> int:
+        local = at.astimezone(self.runbook.tz)
+        turn = (local.date() - self.rotation.start).days // self._turn_days
+        # The estimate is off by one around the handoff hour; the instants settle it.
+        while self.handoff(turn) > at:
+            turn -= 1
+        while self.handoff(turn + 1) <= at:
+            turn += 1
+        return turn
+
+    def scheduled_person(self, turn: int) -> str | None:
+        if turn < 0:
+            return None  # before the rotation begins nobody is scheduled
+        members = self.rotation.members
+        return members[turn % len(members)]
+
+    # Final schedule --------------------------------------------------------------------------
+    def shifts(self, start: datetime, end: datetime) -> list[Shift]:
+        """Shifts overlapping [start, end), clipped to the turn boundaries and overrides, in order."""
+        start, end = utc(start), utc(end)
+        pieces: list[Shift] = []
+        turn = self.turn_at(start)
+        while True:
+            turn_start, turn_end = self.handoff(turn), self.handoff(turn + 1)
+            if turn_start >= end:
+                break
+            pieces.extend(self._apply_overrides(turn, turn_start, turn_end))
+            turn += 1
+        # Overrides that fall before the rotation starts still put someone on call.
+        first = self.handoff(0)
+        if start < first:
+            pieces = [p for p in pieces if p.start >= first] + [
+                Shift(self.key, o.person, max(o.start, start), min(o.end, first), "", o)
+                for o in self.overrides if o.start < first and o.end > start
+            ]
+            pieces.sort(key=lambda s: s.start)
+        return [p for p in _merge(pieces) if p.end > start and p.start < end]
+
+    def _apply_overrides(self, turn: int, turn_start: datetime, turn_end: datetime) -> list[Shift]:
+        scheduled = self.scheduled_person(turn) or ""
+        relevant = [o for o in self.overrides if o.start < turn_end and o.end > turn_start]
+        cuts = sorted({turn_start, turn_end, *(t for o in relevant for t in (o.start, o.end) if turn_start < t < turn_end)})
+        pieces = []
+        for a, b in zip(cuts, cuts[1:]):
+            winner = next((o for o in reversed(relevant) if o.start <= a and o.end >= b), None)
+            person = winner.person if winner else scheduled
+            if person:
+                pieces.append(Shift(self.key, person, a, b, scheduled, winner))
+        return pieces
+
+    def at(self, at: datetime) -> Shift | None:
+        """The person on call at `at`, with the whole stretch they are on call for."""
+        horizon = self._horizon()
+        window = self.shifts(at - horizon, at + horizon)
+        return next((s for s in window if s.start <= at < s.end), None)
+
+    def after(self, shift: Shift | None, at: datetime) -> Shift | None:
+        """The next stretch with someone on call, after `shift` ends (or after `at` with nobody on call)."""
+        since = shift.end if shift else at
+        for weeks in (1, 8, 104):
+            upcoming = self.shifts(since, since + self._horizon() * weeks)
+            for s in upcoming:
+                if s.start >= since and (shift is None or s.person != shift.person):
+                    return s
+        return None
+
+    def upcoming(self, at: datetime, count: int) -> list[Shift]:
+        """The current shift and the ones after it, `count` in all."""
+        result: list[Shift] = []
+        current = self.at(at)
+        if current:
+            result.append(current)
+        cursor = current.end if current else at
+        while len(result) < count:
+            window = self.shifts(cursor, cursor + self._horizon())
+            nexts = [s for s in window if s.start >= cursor]
+            if not nexts:
+                break
+            result.extend(nexts[: count - len(result)])
+            cursor = result[-1].end
+        return result
+
+    def _horizon(self) -> timedelta:
+        longest = max((o.end - o.start for o in self.overrides), default=timedelta(0))
+        return self.rotation.turn * 2 + longest
+
+
+def _merge(pieces: Sequence[Shift]) -> list[Shift]:
+    """Join back-to-back pieces of the same person: one stretch on call reads as one shift."""
+    merged: list[Shift] = []
+    for piece in pieces:
+        last = merged[-1] if merged else None
+        if last and last.person == piece.person and last.end == piece.start:
+            merged[-1] = Shift(last.rotation, last.person, last.start, piece.end,
+                               last.scheduled or piece.scheduled, last.override or piece.override)
+        else:
+            merged.append(piece)
+    return merged

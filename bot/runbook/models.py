@@ -1,0 +1,260 @@
+"""The shape of runbooks.yaml, as pydantic models.
+
+Field checks live here; checks that span the file (unknown people, unknown rotations) live in
+`checks.py` so that every problem in a file is reported in one run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.runbook.fields import ClockTime, Duration, Weekday
+
+PIPELINE_KEY = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class WorkHours(Strict):
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:00"
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end <= self.start:
+            raise ValueError(f"work hours end ({self.end:%H:%M}) must be after start ({self.start:%H:%M})")
+        return self
+
+
+class Holidays(Strict):
+    country: str | None = Field(None, description="ISO 3166 code known to the `holidays` package, e.g. US, GB, DE")
+    subdiv: str | None = Field(None, description="State or region code, e.g. CA")
+    extra: list[date] = Field(default_factory=list, description="Team days off beyond the public calendar")
+
+
+class Channels(Strict):
+    oncall: str = Field(description="Handoffs, reminders and swap requests")
+    alerts: str = Field(description="Failure alert threads")
+
+
+class Escalation(Strict):
+    ack_within: Duration = Field("30m", description="Unacknowledged this long after paging: escalate")
+    chain: list[Literal["secondary", "oncall", "admins"]] = Field(
+        default_factory=lambda: ["secondary", "admins"], description="Who is mentioned at each escalation step"
+    )
+
+
+class Team(Strict):
+    name: str
+    timezone: str = Field("UTC", description="IANA zone; handoffs and work hours are local to it")
+    work_hours: WorkHours = Field(default_factory=WorkHours)
+    holidays: Holidays = Field(default_factory=Holidays)
+    channels: Channels
+    admins: list[str] = Field(default_factory=list, description="People who may set overrides for anyone")
+    default_rotation: str | None = Field(
+        None, description="Rotation that takes alerts of unknown or incomplete pipelines (default: the first one)"
+    )
+    escalation: Escalation = Field(default_factory=Escalation)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as UTC or Europe/Berlin)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Person(Strict):
+    slack_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,}$", description="Slack member ID, e.g. U0123ABCD")
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Looked up in Slack when no slack_id")
+    placeholder: bool = Field(False, description="true while the identity is made up; `validate` warns about it")
+
+
+class Handoff(Strict):
+    day: Weekday | None = Field(None, description="Weekday of the handoff (weekly turns)")
+    time: ClockTime = Field("09:00", description="Local time of the handoff")
+
+
+class TransitionMeeting(Strict):
+    duration: Duration = "30m"
+    offset: Duration = Field("0m", description="Start relative to the handoff; -30m ends it at the handoff")
+    remind: list[Duration] = Field(default_factory=lambda: ["1d", "15m"], description="Reminder leads before the meeting")
+
+
+class Rotation(Strict):
+    members: list[str] = Field(min_length=1, description="In order: week 1, week 2, ...")
+    start: date = Field(description="Local date of the first handoff (week 1 starts then)")
+    handoff: Handoff = Field(default_factory=Handoff)
+    turn: Duration = Field("1w", description="Length of one shift, whole days (1w, 2w, 1d)")
+    transition_meeting: TransitionMeeting | None = None
+    shift_reminder: Duration | None = Field("1d", description="Personal reminder this long before one's shift")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.turn <= timedelta(0) or self.turn % timedelta(days=1):
+            raise ValueError(f"turn must be a whole number of days, e.g. 1w or 1d, not {self.turn}")
+        weekly = not self.turn % timedelta(weeks=1)
+        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[self.start.weekday()]
+        if weekly and self.handoff.day and self.handoff.day != weekday:
+            raise ValueError(
+                f"start {self.start} is a {weekday}, but handoffs are on {self.handoff.day}: "
+                f"move start to a {self.handoff.day} or change handoff.day"
+            )
+        if not weekly and self.handoff.day:
+            raise ValueError("handoff.day only applies to turns of whole weeks; remove it")
+        return self
+
+
+class Override(Strict):
+    person: str = Field(description="Who is on call instead")
+    start: datetime = Field(description="ISO date-time; without an offset it is in the team zone")
+    end: datetime
+    rotation: str | None = Field(None, description="Default: the team's default rotation")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end <= self.start:
+            raise ValueError(f"override end ({self.end}) must be after its start ({self.start})")
+        return self
+
+
+class Owners(Strict):
+    primary: str
+    secondary: str | None = None
+
+
+class SLA(Strict):
+    data_ready_by: ClockTime | None = Field(None, description="UTC time of day the run's data must be ready")
+    fix_within: Duration | None = Field(None, description="Fix deadline counted from midnight UTC of the run's day")
+    fix_by: Literal["end_of_month"] | None = Field(None, description="Fix deadline at the end of the month (team zone)")
+    notes: list[str] = Field(default_factory=list, description="Promises that are not clocks")
+
+    @model_validator(mode="after")
+    def _one_fix_rule(self):
+        if self.fix_within is not None and self.fix_by is not None:
+            raise ValueError("give either fix_within or fix_by, not both")
+        return self
+
+
+class CommonIssue(Strict):
+    id: str | None = None
+    title: str
+    match: list[str] = Field(min_length=1, description="Regular expressions, case-insensitive, any line")
+    remediation: str
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {err}") from None
+        return patterns
+
+
+class WeeklyCheck(Strict):
+    day: Weekday = "mon"
+    time: ClockTime = "10:00"
+
+
+class OnCallPolicy(Strict):
+    rotation: str | None = Field(None, description="Rotation whose on-call person is paged")
+    page: list[Literal["weekdays", "weekends", "holidays"]] = Field(
+        default_factory=list, description="Days on which the on-call person is paged, around the clock"
+    )
+    outside_work_hours: Literal["defer", "quiet"] = Field(
+        "defer",
+        description="When nobody is paged: in work hours the owners are mentioned; outside them 'defer' pings "
+        "the owners at the next work-hours start and 'quiet' only posts",
+    )
+    weekly_check: WeeklyCheck | None = Field(None, description="Owners are asked to check the pipeline weekly")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _paging_needs_rotation(self):
+        if self.page and not self.rotation:
+            raise ValueError("page: needs a rotation whose on-call person is paged; add rotation:")
+        return self
+
+
+class Pipeline(Strict):
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    description: str | None = None
+    owners: Owners | None = None
+    schedule: str | None = Field(None, description="Cron expression, UTC, e.g. '0 1 * * *'")
+    upstream: list[str] = Field(default_factory=list, description="Teams to check with")
+    downstream: list[str] = Field(default_factory=list, description="Teams to tell")
+    sla: SLA | None = None
+    on_call: OnCallPolicy | None = None
+    common_issues: list[CommonIssue] = Field(default_factory=list)
+    escalation: Escalation | None = None
+
+    @field_validator("upstream", "downstream", "aliases", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"not a 5-field cron expression: {value!r} (e.g. '0 1 * * *' for 01:00 UTC daily)")
+        return value
+
+    def missing(self) -> list[str]:
+        """What the runbook still lacks for this pipeline; alerts still work without it."""
+        wanted = {
+            "description": self.description,
+            "owners": self.owners,
+            "schedule": self.schedule,
+            "sla": self.sla,
+            "on_call": self.on_call,
+            "common_issues": self.common_issues,
+        }
+        return [key for key, value in wanted.items() if not value]
+
+
+class Runbook(Strict):
+    team: Team
+    people: dict[str, Person] = Field(min_length=1)
+    rotations: dict[str, Rotation] = Field(default_factory=dict)
+    overrides: list[Override] = Field(default_factory=list)
+    signatures: list[CommonIssue] = Field(default_factory=list, description="Team-wide failure signatures")
+    pipelines: dict[str, Pipeline] = Field(min_length=1)
+
+    @field_validator("pipelines")
+    @classmethod
+    def _keys(cls, pipelines: dict[str, Pipeline]) -> dict[str, Pipeline]:
+        for key in pipelines:
+            if not re.match(PIPELINE_KEY, key):
+                raise ValueError(f"pipeline key {key!r} must be lower-case letters, digits, - or _ (e.g. 'growth')")
+        return pipelines
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.team.tz
+
+    @property
+    def default_rotation(self) -> str | None:
+        return self.team.default_rotation or next(iter(self.rotations), None)
