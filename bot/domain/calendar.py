@@ -13,11 +13,11 @@ DayKind = Literal["weekdays", "weekends", "holidays"]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-@lru_cache(maxsize=32)
-def _public_holidays(country: str, subdiv: str | None):
-    import holidays  # imported late: it is the slowest import of the read-only CLI commands
+@lru_cache(maxsize=64)
+def _public_holidays(country: str, subdiv: str | None, year: int) -> dict[date, str]:
+    from bot.domain import public_holidays
 
-    return holidays.country_holidays(country, subdiv=subdiv)
+    return public_holidays.names(country, subdiv, year)
 
 
 def holiday_name(runbook: Runbook, day: date) -> str | None:
@@ -25,7 +25,7 @@ def holiday_name(runbook: Runbook, day: date) -> str | None:
     if day in config.extra:
         return "Team day off"
     if config.country:
-        return _public_holidays(config.country, config.subdiv).get(day)
+        return _public_holidays(config.country, config.subdiv, day.year).get(day)
     return None
 
 

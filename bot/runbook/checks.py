@@ -41,16 +41,7 @@ def cross_reference_errors(runbook: Runbook) -> list[Finding]:
     if runbook.team.default_rotation:
         rotation(("team", "default_rotation"), runbook.team.default_rotation)
     if runbook.team.holidays.country:
-        from holidays import list_supported_countries
-
-        supported = list_supported_countries()
-        country = runbook.team.holidays.country
-        if country not in supported:
-            errors.append(Finding(("team", "holidays", "country"), f"unknown holiday country {country!r}",
-                                  "use an ISO 3166 code such as US, GB, DE, " + _did_you_mean(country, supported)))
-        elif runbook.team.holidays.subdiv and runbook.team.holidays.subdiv not in supported[country]:
-            errors.append(Finding(("team", "holidays", "subdiv"), f"unknown subdivision {runbook.team.holidays.subdiv!r} of {country}",
-                                  _did_you_mean(runbook.team.holidays.subdiv, supported[country])))
+        errors.extend(_holiday_calendar_errors(runbook.team.holidays.country, runbook.team.holidays.subdiv))
     for key, rot in runbook.rotations.items():
         for i, name in enumerate(rot.members):
             person(("rotations", key, "members", i), name)
@@ -77,6 +68,24 @@ def cross_reference_errors(runbook: Runbook) -> list[Finding]:
                 errors.append(Finding(("pipelines", key), f"name or alias {name!r} is also used by pipeline {other!r}",
                                       "names and aliases must be unique"))
     return errors
+
+
+def _holiday_calendar_errors(country: str, subdiv: str | None) -> list[Finding]:
+    from bot.domain import public_holidays
+
+    # Listing the supported countries imports every country module (~0.25 s): only done to explain an error.
+    if public_holidays.known(country, subdiv):
+        return []
+    import holidays
+
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        close = difflib.get_close_matches(country.upper(), list(supported), n=1, cutoff=0.6)
+        # The full list has hundreds of codes: name a close one, if any, rather than all of them.
+        return [Finding(("team", "holidays", "country"), f"unknown holiday country {country!r}",
+                        "use an ISO 3166 code such as US, GB, DE" + (f"; did you mean {close[0]!r}?" if close else ""))]
+    return [Finding(("team", "holidays", "subdiv"), f"unknown subdivision {subdiv!r} of {country}",
+                    _did_you_mean(subdiv or "", supported[country]))]
 
 
 def warnings_for(runbook: Runbook) -> list[Finding]:

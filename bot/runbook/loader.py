@@ -17,6 +17,7 @@ from bot.runbook.checks import Finding, cross_reference_errors, warnings_for
 from bot.runbook.models import Runbook
 
 DEFAULT_PATH = "runbooks.yaml"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,19 @@ def load(path: str | os.PathLike | None = None) -> Loaded:
 
 
 def loads(text: str, name: str = "<runbook>") -> Loaded:
+    # One parse, with libyaml when present: the node tree gives line numbers and duplicate keys,
+    # and the data is constructed from the same tree (parsing twice in pure Python cost ~0.2 s).
+    loader = _Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
         raise RunbookError([Problem(name, line, "", f"YAML syntax error: {err.problem or err}",
                                     "check indentation, colons and quotes")]) from None
+    finally:
+        loader.dispose()
     if root is None:
         raise RunbookError([Problem(name, None, "", "the file is empty", "start from the runbooks.yaml in the repository")])
     lines: dict[tuple, int] = {}
@@ -76,7 +83,6 @@ def loads(text: str, name: str = "<runbook>") -> Loaded:
     _index(root, (), lines, duplicates, name)
     if duplicates:
         raise RunbookError(duplicates)
-    data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise RunbookError([Problem(name, 1, "", "the top level must be a mapping (team:, people:, pipelines: ...)")])
 
