@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("ics", cmd_ics, "iCalendar of the coming shifts")
     p.add_argument("--weeks", type=int, default=12)
+    p = command("serve", cmd_serve, "run the bot: Slack app, alert webhooks, health and metrics")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, help="default: $PORT or 3000")
+    p = command("manifest", cmd_manifest, "print the Slack app manifest (YAML)")
+    p.add_argument("--url", default="https://YOUR-HOST", help="public base URL of `serve`")
+    p.add_argument("--socket-mode", action="store_true", help="Socket Mode: no request URLs")
     return parser
 
 
@@ -261,4 +267,18 @@ def cmd_ics(args) -> int:
 
     rb = _load(args).runbook
     sys.stdout.write(calendar(rb, datetime.now(UTC), weeks=args.weeks).decode())
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from bot.serve import serve
+
+    return serve(runbook=args.runbook, host=args.host, port=args.port)
+
+
+def cmd_manifest(args) -> int:
+    from bot.slack.manifest import manifest_yaml
+
+    rb = _load(args).runbook
+    sys.stdout.write(manifest_yaml(rb.team.name, args.url, socket_mode=args.socket_mode))
     return 0

@@ -1,0 +1,63 @@
+"""`oncall-bot serve`: check the configuration, then run uvicorn until SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+
+from bot.config import ConfigError, from_env
+from bot.runbook import RunbookError, load
+
+log = logging.getLogger("oncall_bot")
+
+
+def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = from_env()
+        loaded = load(runbook or settings.runbooks_path)
+    except ConfigError as err:
+        print(f"oncall-bot: configuration error: {err}", file=sys.stderr)
+        return 2
+    except RunbookError as err:
+        print(f"oncall-bot: the runbook is invalid; fix it and start again:", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+
+    import uvicorn
+
+    from bot.runtime import Runtime
+    from bot.server import create_app, socket_mode
+    from bot.slack.app import build_app
+
+    rt = Runtime.build(settings, loaded.runbook, loaded.path)
+    for warning in loaded.warnings:
+        log.warning("runbook: %s", warning)
+    if settings.dry_run:
+        log.warning("dry-run: no SLACK_BOT_TOKEN, so each Slack call is printed to stdout as JSON instead of sent")
+    if settings.generated_secret:
+        log.warning("no SLACK_SIGNING_SECRET: /slack/events accepts only requests signed with a random secret")
+    bolt = build_app(rt)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        _warm_up(rt)
+        async with socket_mode(rt, bolt):
+            log.info("oncall-bot ready on %s:%s (%s mode, team %s)", host, port or settings.port, settings.mode,
+                     loaded.runbook.team.name)
+            yield
+
+    app = create_app(rt, bolt, lifespan=lifespan)
+    config = uvicorn.Config(app, host=host, port=port or settings.port, log_level="warning", access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _warm_up(rt) -> None:
+    """Answer once before the first user does: loads the holiday calendar and the cron parser."""
+    from bot.domain.answers import pipeline_decisions
+
+    pipeline_decisions(rt.runbook, rt.clock(), rt.overrides())

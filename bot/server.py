@@ -1,0 +1,107 @@
+"""The HTTP surface: Bolt's AsyncApp behind Starlette on uvicorn, plus health, metrics and the calendar."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import bot
+from bot.domain.ics import calendar
+from bot.runtime import Runtime
+from bot.slack.app import build_app
+
+log = logging.getLogger("oncall_bot.server")
+
+
+def measured(rt: Runtime, route: str):
+    def wrap(handler):
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await handler(request)
+                status = response.status_code
+                return response
+            finally:
+                rt.metrics.latency.labels(route).observe(time.perf_counter() - started)
+                rt.metrics.requests.labels(route, request.method, str(status)).inc()
+        return endpoint
+    return wrap
+
+
+def bolt_request(request: Request, raw: bytes):
+    req = to_async_bolt_request(request, raw)
+    if not req.body and b"command=" in raw:
+        # Bolt reads any form body containing "payload" as an interactivity payload, which drops
+        # `/runbook payload-db`. The signature check uses raw_body, so re-parsing is safe.
+        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        if form.get("command") and "payload" not in form:
+            req.body = form
+            req.context = build_async_context(AsyncBoltContext({}), form)
+    return req
+
+
+def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Starlette:
+    bolt = bolt or build_app(rt)
+
+    @measured(rt, "/slack/events")
+    async def slack_events(request: Request) -> Response:
+        raw = await request.body()
+        return to_starlette_response(await bolt.async_dispatch(bolt_request(request, raw)))
+
+    @measured(rt, "/healthz")
+    async def healthz(request: Request) -> Response:
+        database = await rt.database_status()
+        slack = rt.health.as_dict() | {"mode": rt.settings.mode}
+        status = "ok" if database["reachable"] and slack["reachable"] is not False else "degraded"
+        body = {"status": status, "version": bot.__version__,
+                "runbook": {"loaded": True, "path": rt.runbook_path, "pipelines": len(rt.runbook.pipelines)},
+                "database": database, "slack": slack}
+        # A Slack outage is reported, not fatal: the bot keeps accepting alerts and commands.
+        return JSONResponse(body, status_code=200 if database["reachable"] else 503)
+
+    @measured(rt, "/metrics")
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @measured(rt, "/oncall.ics")
+    async def ics(request: Request) -> Response:
+        body = calendar(rt.runbook, rt.clock(), overrides=rt.overrides())
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": 'inline; filename="oncall.ics"'})
+
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/oncall.ics", ics, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+@contextlib.asynccontextmanager
+async def socket_mode(rt: Runtime, bolt: AsyncApp):
+    """Socket Mode: the same listeners over Slack's WebSocket; HTTP still serves alerts and health."""
+    if not rt.settings.socket_mode or rt.settings.dry_run:
+        yield None
+        return
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, rt.settings.app_token)
+    await handler.connect_async()
+    try:
+        yield handler
+    finally:
+        await handler.close_async()

@@ -1,0 +1,51 @@
+"""/oncall and /runbook: parse the text, ask the domain, answer in the ack (no Slack call needed)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.domain.lookup import find_pipeline
+from bot.runtime import Runtime
+from bot.slack.replies import oncall, runbook as runbook_replies
+
+MAX_WEEKS = 26
+
+
+def _split(text: str | None) -> tuple[list[str], str]:
+    words = (text or "").split()
+    public = bool(words) and words[-1].lower() == "public"
+    return (words[:-1] if public else words), ("in_channel" if public else "ephemeral")
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    @app.command("/oncall")
+    async def oncall_command(ack: AsyncAck, command: dict) -> None:
+        words, visibility = _split(command.get("text"))
+        sub = words[0].lower() if words else ""
+        now = rt.clock()
+        if sub in ("", "now", "who"):
+            reply = await oncall.now_message(rt.runbook, rt.directory, now, rt.overrides())
+        elif sub == "schedule":
+            weeks = words[1] if len(words) > 1 else "4"
+            if not weeks.isdigit() or not 1 <= int(weeks) <= MAX_WEEKS:
+                reply = oncall.help_message(f"`/oncall schedule` takes a number of weeks from 1 to {MAX_WEEKS}.")
+                visibility = "ephemeral"
+            else:
+                reply = await oncall.schedule_message(rt.runbook, rt.directory, now, int(weeks), rt.overrides())
+        elif sub == "help":
+            reply, visibility = oncall.help_message(), "ephemeral"
+        else:
+            reply = oncall.help_message(f"I don't know `/oncall {sub[:40]}`.")
+            visibility = "ephemeral"
+        await ack(response_type=visibility, **reply.payload())
+
+    @app.command("/runbook")
+    async def runbook_command(ack: AsyncAck, command: dict) -> None:
+        words, visibility = _split(command.get("text"))
+        name = " ".join(words)
+        key = find_pipeline(rt.runbook, name)
+        if key is None:
+            reply, visibility = runbook_replies.known_pipelines(rt.runbook, name or None), "ephemeral"
+        else:
+            reply = await runbook_replies.card(rt.runbook, key, rt.directory)
+        await ack(response_type=visibility, **reply.payload())

@@ -1,0 +1,83 @@
+"""Replies to /oncall: who is on call now, the schedule, and help."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.domain.answers import oncall_now, pipeline_decisions, roster
+from bot.runbook.models import Runbook
+from bot.slack.blocks import Message, bullet_list, context, divider, header, message, section
+from bot.slack.people import Directory
+from bot.slack.text import date_token, escape
+
+MODE_WORDS = {
+    "page": "pages now",
+    "deferred": "posted quietly; pinged",
+    "quiet": "posted quietly, nobody pinged",
+    "none": "nobody to notify",
+}
+
+HELP = """*`/oncall`*: who is on call now, until when, who is next, and who each pipeline's failure would notify.
+*`/oncall schedule [weeks]`*: the coming shifts (default 4 weeks, at most 26), overrides applied.
+*`/oncall help`*: this help.
+*`/runbook <pipeline>`*: a pipeline's runbook card; names are forgiving (`growth`, `Growth`, `investors`).
+Replies are visible only to you; add `public` (`/oncall public`, `/runbook growth public`) to post in the channel."""
+
+
+def help_message(note: str | None = None) -> Message:
+    blocks = []
+    if note:
+        blocks.append(section(note))
+    blocks.append(section(HELP))
+    return message(f"{note + ' ' if note else ''}oncall-bot help: /oncall, /oncall schedule, /runbook <pipeline>", blocks)
+
+
+async def now_message(runbook: Runbook, people: Directory, at: datetime, overrides=()) -> Message:
+    current = oncall_now(runbook, at, overrides=overrides)
+    decisions = pipeline_decisions(runbook, at, overrides)
+    names = [current.shift.person if current.shift else None, current.next.person if current.next else None]
+    await people.resolve([n for n in names if n] + [n for d in decisions.values() for n in d.notify])
+    blocks = [header(f"On call: {runbook.team.name}")]
+    if current.shift:
+        s = current.shift
+        covering = f" (covering {people.plain(s.scheduled)})" if s.is_override else ""
+        text = (f"{people.mention(s.person)} is on call{covering}\n"
+                f"since {date_token(s.start)}, until {date_token(s.end)}")
+        fallback = f"{s.person} is on call until {s.end:%Y-%m-%d %H:%M} UTC"
+    else:
+        text = "*Nobody* is on call right now."
+        fallback = "Nobody is on call right now."
+    if current.next:
+        text += f"\nNext: {people.mention(current.next.person)} from {date_token(current.next.start)}"
+        fallback += f"; next {current.next.person}"
+    blocks.append(section(text))
+    blocks.append(divider())
+    lines = []
+    for key, d in decisions.items():
+        who = ", ".join(people.mention(n) for n in d.notify) or "nobody"
+        when = f" at {date_token(d.deferred_until)}" if d.deferred_until else ""
+        lines.append(f"*{escape(runbook.pipelines[key].name)}*: {MODE_WORDS[d.mode]}{when}: {who}")
+    blocks.append(section("*If a pipeline failed now*\n" + bullet_list(lines)))
+    blocks.append(context(f"Rotation `{current.rotation}` · times in your zone · `/oncall help`"))
+    return message(fallback, blocks)
+
+
+async def schedule_message(runbook: Runbook, people: Directory, at: datetime, weeks: int, overrides=()) -> Message:
+    rotation = runbook.default_rotation
+    if not rotation:
+        return message("No rotation in the runbook.", [section("The runbook defines no rotation.")])
+    shifts = roster(runbook, rotation, overrides).shifts(at, at + timedelta(weeks=weeks))
+    await people.resolve({s.person for s in shifts})
+    lines = []
+    for s in shifts:
+        covering = f" _(covering {people.plain(s.scheduled)})_" if s.is_override else ""
+        lines.append(f"{date_token(s.start)} → {date_token(s.end)}: {people.mention(s.person)}{covering}")
+    blocks = [header(f"On-call schedule, next {weeks} week(s)")]
+    # One section per 20 shifts keeps each under Slack's 3,000 characters.
+    for i in range(0, len(lines), 20):
+        blocks.append(section("\n".join(lines[i:i + 20])))
+    if not lines:
+        blocks.append(section("Nobody is scheduled in this period."))
+    blocks.append(context(f"Rotation `{rotation}` · overrides applied · times in your zone"))
+    fallback = "; ".join(f"{s.person} from {s.start:%Y-%m-%d %H:%M} UTC" for s in shifts[:8]) or "No shifts"
+    return message(f"On-call schedule: {fallback}", blocks)

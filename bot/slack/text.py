@@ -1,0 +1,36 @@
+"""Safe mrkdwn: untrusted text escaped, dates as Slack tokens, lengths cut to Slack's limits."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+ELLIPSIS = "…"
+
+
+def escape(text: str | None) -> str:
+    """Neutralise untrusted text: no <!channel>, no forged <@U..> mention, no disguised <url|label> link.
+
+    Slack parses only `&`, `<` and `>` as control characters; a zero-width joiner after `@` keeps a
+    literal "@channel" from being linked even where Slack's auto-linking would do it.
+    """
+    if not text:
+        return ""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def date_token(at: datetime, style: str = "{date_short_pretty} {time}") -> str:
+    """A date every reader sees in their own zone, with a UTC fallback for old clients."""
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{style}|{fallback}>"
+
+
+def code_block(text: str, limit: int) -> str:
+    body = cut(text.replace("```", "'''"), limit - 8)
+    return f"```{body}```"

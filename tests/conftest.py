@@ -1,0 +1,128 @@
+"""Fixtures for the Slack and HTTP surfaces: the fake Slack, the app in-process, and `serve` as a process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakeslack import FakeSlack
+from tests.slackreq import SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNBOOK = ROOT / "runbooks.yaml"
+
+
+@pytest.fixture
+def fake_slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+def bot_env(fake: FakeSlack | None, tmp_path: Path, **extra) -> dict[str, str]:
+    env = {
+        "SLACK_SIGNING_SECRET": SECRET,
+        "RUNBOOKS_PATH": str(RUNBOOK),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'oncall.db'}",
+        "ALERTS_TOKEN": "alerts-secret",
+    }
+    if fake is not None:
+        env |= {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": fake.url}
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """An in-process app: `make_app(fake, runbook=path)` returns a Starlette TestClient."""
+    from starlette.testclient import TestClient
+
+    from bot.config import from_env
+    from bot.runbook import load
+    from bot.runtime import Runtime
+    from bot.server import create_app
+
+    clients = []
+
+    def build(fake: FakeSlack | None, runbook: Path = RUNBOOK, **extra) -> TestClient:
+        env = bot_env(fake, tmp_path, RUNBOOKS_PATH=str(runbook), **extra)
+        loaded = load(runbook)
+        rt = Runtime.build(from_env(env), loaded.runbook, loaded.path)
+        client = TestClient(create_app(rt))
+        client.runtime = rt
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    def __init__(self, env: dict[str, str], cwd: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        full_env |= env | {"PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        self.stdout_path = cwd / f"serve-{self.port}.out"
+        self.stderr_path = cwd / f"serve-{self.port}.err"
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"], cwd=cwd,
+                                     env=full_env, stdout=self.stdout_path.open("w"), stderr=self.stderr_path.open("w"))
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited {self.proc.returncode}: {self.stderr()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code in (200, 503):
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError(f"serve not ready: {self.stderr()}")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def stop(self, kill: bool = False) -> int:
+        if self.proc.poll() is None:
+            self.proc.kill() if kill else self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """`serve(fake, **env)` starts `oncall-bot serve` as a subprocess and returns it once /healthz answers."""
+    started: list[Served] = []
+
+    def start(fake: FakeSlack | None, **extra) -> Served:
+        served = Served(bot_env(fake, tmp_path, **extra), tmp_path)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.stop()

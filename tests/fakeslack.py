@@ -1,0 +1,142 @@
+"""A fake Slack Web API: a real HTTP server on 127.0.0.1 that records each call and answers like Slack.
+
+Failures are injected per method: `fake.fail("chat.postMessage", status=429, retry_after=1)` makes the
+next call answer 429 with Retry-After; `status=500` a server error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict
+    headers: dict
+    at: float
+    status: int = 200
+
+
+@dataclass
+class Failure:
+    status: int
+    retry_after: int | None
+    times: int
+
+
+@dataclass
+class FakeSlack:
+    users_by_email: dict[str, str] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    team_id: str = "T0TEAM"
+    down: bool = False
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length).decode()
+                if self.headers.get("content-type", "").startswith("application/json"):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = dict(parse_qsl(raw, keep_blank_values=True))
+                    for key in ("blocks", "view", "attachments"):
+                        if isinstance(args.get(key), str):
+                            with_json = args[key]
+                            try:
+                                args[key] = json.loads(with_json)
+                            except ValueError:
+                                pass
+                path, _, query = self.path.partition("?")
+                args |= dict(parse_qsl(query, keep_blank_values=True))
+                method = path.rstrip("/").rsplit("/", 1)[-1]
+                status, headers, body = fake._answer(method, args, dict(self.headers))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                data = json.dumps(body).encode()
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1) -> None:
+        with self._lock:
+            self.failures.setdefault(method, []).append(Failure(status, retry_after, times))
+
+    def of(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.of(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} {method} call(s), got {len(self.of(method))}: "
+                             f"{[c.method for c in self.calls]}")
+
+    def _answer(self, method: str, args: dict, headers: dict):
+        with self._lock:
+            queue = self.failures.get(method) or []
+            if queue:
+                failure = queue[0]
+                failure.times -= 1
+                if failure.times <= 0:
+                    queue.pop(0)
+                self.calls.append(Call(method, args, headers, time.time(), failure.status))
+                extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                error = "ratelimited" if failure.status == 429 else "internal_error"
+                return failure.status, extra, {"ok": False, "error": error}
+            self.calls.append(Call(method, args, headers, time.time()))
+        if not headers.get("Authorization", headers.get("authorization", "")).startswith("Bearer xoxb-"):
+            return 200, {}, {"ok": False, "error": "not_authed"}
+        return 200, {}, self._body(method, args)
+
+    def _body(self, method: str, args: dict) -> dict:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "oncall-bot",
+                    "team_id": self.team_id, "user_id": "UBOT", "bot_id": "BBOT"}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            ts = f"{1_800_000_000 + next(self._ts)}.000100"
+            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "users.lookupByEmail":
+            user = self.users_by_email.get(args.get("email", ""))
+            return {"ok": True, "user": {"id": user}} if user else {"ok": False, "error": "users_not_found"}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X")).split(",")[0]}}
+        return {"ok": True}

@@ -1,0 +1,148 @@
+"""/oncall and /runbook through signed requests, answered like Slack expects."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.domain.answers import oncall_now
+from bot.runbook import load
+from tests.conftest import RUNBOOK
+from tests.slackreq import command_body, signed_headers
+
+ROTATION_EMAILS = {"danny@team.test": "U0DANNY", "anna@team.test": "U0ANNA",
+                   "laura@team.test": "U0LAURA", "jane@team.test": "U0JANE"}
+
+
+@pytest.fixture
+def real_people_runbook(tmp_path):
+    """The repo's runbook with real emails instead of placeholders, as an installed team would have."""
+    text = RUNBOOK.read_text().replace("@example.com, placeholder: true", "@team.test")
+    path = tmp_path / "runbooks.yaml"
+    path.write_text(text)
+    return path
+
+
+def post_command(client, command: str, text: str = "", **kwargs):
+    body = command_body(command, text, **kwargs)
+    return client.post("/slack/events", content=body, headers=signed_headers(body))
+
+
+def all_text(reply: dict) -> str:
+    return reply["text"] + json.dumps(reply.get("blocks", []))
+
+
+def test_oncall_names_the_person_on_call_with_a_mention_and_date_tokens(fake_slack, make_app, real_people_runbook):
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    client = make_app(fake_slack, runbook=real_people_runbook)
+    response = post_command(client, "/oncall")
+    assert response.status_code == 200
+    reply = response.json()
+    now = oncall_now(load(real_people_runbook).runbook, datetime.now(UTC))
+    person_id = ROTATION_EMAILS[f"{now.shift.person.lower()}@team.test"]
+    section = reply["blocks"][1]["text"]["text"]
+    assert section.startswith(f"<@{person_id}> is on call")
+    assert f"<!date^{int(now.shift.end.timestamp())}^" in section
+    assert f"Next: <@{ROTATION_EMAILS[now.next.person.lower() + '@team.test']}>" in section
+    assert reply["response_type"] == "ephemeral"
+    assert now.shift.person in reply["text"]
+    text = all_text(reply)
+    for name in ("Profit", "Growth", "Engagement", "Aggregate data for investors"):
+        assert name in text
+    # Each email is looked up once, then cached.
+    post_command(client, "/oncall")
+    emails = [c.args["email"] for c in fake_slack.of("users.lookupByEmail")]
+    assert sorted(emails) == sorted(set(emails))
+
+
+def test_unknown_people_are_bold_names_never_broken_mentions(fake_slack, make_app, real_people_runbook):
+    client = make_app(fake_slack, runbook=real_people_runbook)  # Slack knows none of the emails
+    reply = post_command(client, "/oncall").json()
+    assert "<@" not in all_text(reply)
+    assert "*Jane*" in all_text(reply) or "*Danny*" in all_text(reply) or "*Anna*" in all_text(reply) \
+        or "*Laura*" in all_text(reply)
+
+
+def test_oncall_public_posts_in_channel(fake_slack, make_app):
+    reply = post_command(make_app(fake_slack), "/oncall", "public").json()
+    assert reply["response_type"] == "in_channel"
+
+
+def test_oncall_schedule_lists_the_coming_shifts(fake_slack, make_app):
+    reply = post_command(make_app(fake_slack), "/oncall", "schedule 8").json()
+    lines = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    shifts = "\n".join(lines).count("→")
+    assert 8 <= shifts <= 9
+    assert "On-call schedule" in reply["text"]
+
+
+@pytest.mark.parametrize("text", ["help", "frobnicate", "schedule lots", "schedule 999"])
+def test_help_and_unknown_subcommands_answer_with_help(fake_slack, make_app, text):
+    response = post_command(make_app(fake_slack), "/oncall", text)
+    assert response.status_code == 200
+    reply = response.json()
+    assert "/oncall schedule" in all_text(reply)
+    assert reply["response_type"] == "ephemeral"
+
+
+@pytest.mark.parametrize("name", ["growth", "Growth", "GROWTH", "grwth"])
+def test_runbook_card_with_forgiving_names(fake_slack, make_app, name):
+    reply = post_command(make_app(fake_slack), "/runbook", name).json()
+    text = all_text(reply)
+    assert "Runbook: Growth" in text
+    assert "Users that subscribe the license" in text
+    assert "Customercare team" in text and "Data science team" in text
+    assert "NullPointerException" in text and "required column" in text
+    assert "04:00 UTC" in text
+
+
+def test_runbook_investors_alias(fake_slack, make_app):
+    text = all_text(post_command(make_app(fake_slack), "/runbook", "investors").json())
+    assert "Aggregate data for investors" in text
+    assert "end of the month" in text
+
+
+def test_incomplete_pipeline_says_what_is_missing(fake_slack, make_app):
+    text = all_text(post_command(make_app(fake_slack), "/runbook", "experiments").json())
+    assert "Incomplete runbook" in text and "owners" in text
+
+
+def test_unknown_pipeline_lists_the_known_ones(fake_slack, make_app):
+    reply = post_command(make_app(fake_slack), "/runbook", "payroll").json()
+    for key in ("profit", "growth", "engagement", "investors", "experiments"):
+        assert f"`{key}`" in all_text(reply)
+
+
+def test_runbook_text_containing_payload_still_answers(fake_slack, make_app):
+    response = post_command(make_app(fake_slack), "/runbook", "payload-db")
+    assert response.status_code == 200
+    assert "No pipeline called *payload-db*" in response.json()["text"]
+
+
+def test_bad_signature_and_stale_timestamp_get_401(fake_slack, make_app):
+    client = make_app(fake_slack)
+    body = command_body("/oncall")
+    wrong = signed_headers(body, secret="not-the-secret")
+    assert client.post("/slack/events", content=body, headers=wrong).status_code == 401
+    stale = signed_headers(body, timestamp=int(time.time()) - 600)
+    assert client.post("/slack/events", content=body, headers=stale).status_code == 401
+    unsigned = {"content-type": "application/x-www-form-urlencoded"}
+    assert client.post("/slack/events", content=body, headers=unsigned).status_code == 401
+    assert fake_slack.calls == []
+
+
+def test_long_content_is_cut_to_slack_limits(fake_slack, make_app, tmp_path):
+    text = RUNBOOK.read_text().replace(
+        "    description: Users that subscribe the license",
+        "    description: " + "very long description " * 400)
+    path = tmp_path / "long.yaml"
+    path.write_text(text)
+    reply = post_command(make_app(fake_slack, runbook=path), "/runbook", "growth").json()
+    assert len(reply["blocks"]) <= 50
+    for block in reply["blocks"]:
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+    assert any(b.get("text", {}).get("text", "").endswith("…") for b in reply["blocks"])
