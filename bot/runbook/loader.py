@@ -17,7 +17,20 @@ from bot.runbook.checks import Finding, cross_reference_errors, warnings_for
 from bot.runbook.models import Runbook
 
 DEFAULT_PATH = "runbooks.yaml"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (libyaml's when present) that reports an impossible date as a marked YAML error."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as err:  # 2026-02-30 looks like a date to YAML, then fails to be one
+            raise yaml.constructor.ConstructorError(
+                None, None, f"impossible date or time {node.value!r}: {err}", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,9 @@ def loads(text: str, name: str = "<runbook>") -> Loaded:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
+        if isinstance(err, yaml.constructor.ConstructorError):  # well-formed YAML, but a value it cannot build
+            raise RunbookError([Problem(name, line, "", f"bad value: {err.problem or err}",
+                                        "dates are YYYY-MM-DD; quote values that are meant as text")]) from None
         raise RunbookError([Problem(name, line, "", f"YAML syntax error: {err.problem or err}",
                                     "check indentation, colons and quotes")]) from None
     finally:

@@ -70,7 +70,12 @@ class Team(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as UTC or Europe/Berlin)") from None
+            import difflib
+            from zoneinfo import available_timezones  # scans the zone files: only worth it to explain an error
+
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else "use an IANA name such as UTC or Europe/Berlin"
+            raise ValueError(f"unknown timezone {value!r} ({hint})") from None
         return value
 
     @property
