@@ -1,0 +1,62 @@
+"""The Store: one engine, migrated on open, and a transaction helper every store function shares.
+
+Store functions take either a Store (they run in their own transaction) or a Connection (they join
+the caller's transaction), so one business step, e.g. an alert plus its outbox rows, commits once.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from typing import Any, ContextManager, Iterator
+
+from sqlalchemy import Connection, Engine
+
+from bot.store import migrations
+from bot.store.engine import database_url, make_engine
+
+
+class Store:
+    def __init__(self, url: str | None = None, *, connect_args: dict[str, Any] | None = None,
+                 migrate: bool = True, **engine_kwargs: Any) -> None:
+        self.url = url or database_url()
+        self.engine: Engine = make_engine(self.url, connect_args, **engine_kwargs)
+        if migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def transaction(self) -> ContextManager[Connection]:
+        """Commit on leaving the block, roll back on an exception."""
+        return self.engine.begin()
+
+    def migrate(self, target: int | None = None) -> list[int]:
+        with self.transaction() as conn:
+            return migrations.migrate(conn, target)
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return migrations.current_version(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+Db = Store | Connection
+
+
+@contextmanager
+def _own(store: Store) -> Iterator[Connection]:
+    with store.transaction() as conn:
+        yield conn
+
+
+def tx(db: Db) -> ContextManager[Connection]:
+    """A transaction of our own for a Store; the caller's for a Connection."""
+    return _own(db) if isinstance(db, Store) else nullcontext(db)
+
+
+def open_store(url: str | None = None, **kwargs: Any) -> Store:
+    """The store at `url` (default $DATABASE_URL or sqlite:///oncall.db), migrated to the latest schema."""
+    return Store(url, **kwargs)

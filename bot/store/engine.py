@@ -1,0 +1,63 @@
+"""Engines from DATABASE_URL: SQLite tuned for one writer at a time, PostgreSQL through psycopg 3.
+
+SQLite: WAL (readers never block the writer), a busy timeout, and every transaction opened with
+BEGIN IMMEDIATE, so two writers queue on the busy timeout instead of failing with "database is
+locked" when a read lock cannot be upgraded. synchronous=NORMAL in WAL keeps every committed
+transaction across a killed process (only an OS crash or power loss can drop the last commits).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_URL = "sqlite:///oncall.db"
+BUSY_TIMEOUT_MS = 15_000
+
+
+def database_url(env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get("DATABASE_URL") or DEFAULT_URL
+
+
+def normalize_url(url: str) -> str:
+    """postgres:// and postgresql:// (as Heroku hands them out) use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, connect_args: dict[str, Any] | None = None, **kwargs: Any) -> Engine:
+    url = normalize_url(url)
+    backend = make_url(url).get_backend_name()
+    args = dict(connect_args or {})
+    if backend == "sqlite":
+        args.setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
+        args.setdefault("check_same_thread", False)
+        engine = create_engine(url, connect_args=args, **kwargs)
+        _tune_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, connect_args=args, **kwargs)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN, instead of pysqlite's implicit deferred one.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,41 @@
+"""On-call overrides made in Slack (swaps), stored so every replica and restart sees them.
+
+They come back as the domain's OverrideSpan, so rotation and policy apply them like runbook ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from bot.domain.rotation import OverrideSpan
+from bot.store.db import Db, tx
+from bot.store.schema import overrides
+
+
+def add_override(db: Db, *, rotation: str, person: str, start: datetime, end: datetime, created_by: str,
+                 now: datetime, note: str = "") -> int:
+    if end <= start:
+        raise ValueError("an override must end after it starts")
+    with tx(db) as conn:
+        return conn.execute(insert(overrides).values(
+            rotation=rotation, person=person, start_at=start, end_at=end, note=note, created_by=created_by,
+            created_at=now).returning(overrides.c.id)).scalar_one()
+
+
+def cancel_override(db: Db, override_id: int, now: datetime) -> bool:
+    with tx(db) as conn:
+        return conn.execute(update(overrides)
+                            .where(overrides.c.id == override_id, overrides.c.cancelled_at.is_(None))
+                            .values(cancelled_at=now)).rowcount == 1
+
+
+def active_overrides(db: Db, ending_after: datetime | None = None) -> list[OverrideSpan]:
+    """Overrides not cancelled (and, if given, still running after `ending_after`), oldest first."""
+    query = select(overrides).where(overrides.c.cancelled_at.is_(None)).order_by(overrides.c.id)
+    if ending_after is not None:
+        query = query.where(overrides.c.end_at > ending_after)
+    with tx(db) as conn:
+        return [OverrideSpan(row.person, row.start_at, row.end_at, row.rotation, row.note, "slack", f"db-{row.id}")
+                for row in conn.execute(query)]

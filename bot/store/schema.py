@@ -1,0 +1,148 @@
+"""The current tables, for queries. Migrations (migrations.py) build them; a test keeps both in step.
+
+An incident is unique while open through `open_key`: it holds the dedup key while the incident is
+open or acknowledged and NULL once resolved. A plain UNIQUE column (NULLs are distinct on SQLite
+and PostgreSQL) does what a partial index would, on both backends, so two concurrent intakes of
+the same alert cannot open two incidents.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from bot.store.types import Json, UTCDateTime
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pipeline", String(200), nullable=False),          # runbook key, or the unknown name normalised
+    Column("pipeline_raw", String(200), nullable=False),      # the name as the alert gave it
+    Column("known", Boolean, nullable=False),
+    Column("dedup_key", String(500), nullable=False),
+    Column("open_key", String(500), unique=True),             # = dedup_key until resolved, then NULL
+    Column("status", String(20), CheckConstraint("status IN ('open', 'acknowledged', 'resolved')",
+                                                 name="ck_incidents_status"), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("last_alert_at", UTCDateTime, nullable=False),
+    Column("alert_count", Integer, nullable=False, server_default="1"),
+    Column("run_id", String(200)),
+    Column("run_at", UTCDateTime),
+    Column("data_ready_by", UTCDateTime),
+    Column("fix_by", UTCDateTime),
+    Column("error", Text),
+    Column("log_url", Text),
+    Column("issue_title", String(300)),
+    Column("notify_mode", String(20), nullable=False),        # page | quiet | deferred | none (policy.decide)
+    Column("notify", Json, nullable=False),                   # people named by the policy at opening
+    Column("oncall", String(100)),
+    Column("deferred_until", UTCDateTime),
+    Column("acknowledged_by", String(100)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("resolved_by", String(100)),
+    Column("resolved_at", UTCDateTime),
+    Column("sla_met", Boolean),
+    Column("slack_channel", String(100)),
+    Column("slack_ts", String(50)),
+    # v3
+    Column("escalation_level", Integer, nullable=False, server_default="0"),
+    Column("escalated_at", UTCDateTime),
+    Column("deferred_pinged_at", UTCDateTime),
+    Index("ix_incidents_pipeline_status", "pipeline", "status"),
+)
+
+alert_events = Table(
+    "alert_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("source", String(50), nullable=False),
+    Column("pipeline_raw", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("dedup_key", String(500)),
+    Column("run_id", String(200)),
+    Column("error", Text),
+    Column("log_url", Text),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    Index("ix_alert_events_incident", "incident_id"),
+)
+
+actions = Table(
+    "actions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("kind", String(40), nullable=False),               # open, repeat, ack, resolve, escalate, ...
+    Column("actor", String(100), nullable=False),             # Slack user id, or "alert" / "bot"
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Json),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("kind", String(40), nullable=False),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("channel", String(100)),
+    Column("method", String(100)),
+    Column("args", Json, nullable=False),
+    Column("state", String(20), CheckConstraint("state IN ('pending', 'sent', 'failed')",
+                                                name="ck_outbox_state"), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("result", Json),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("key", String(300), primary_key=True),             # kind:scope:occurrence, e.g. handoff:de:2026-11-09T09:00Z
+    Column("kind", String(60), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(20), CheckConstraint("state IN ('claimed', 'sent', 'skipped', 'failed')",
+                                                name="ck_notifications_state"), nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("channel", String(100)),
+    Column("ts", String(50)),
+    Column("detail", Json),
+)
+
+overrides = Table(
+    "overrides", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rotation", String(100), nullable=False),
+    Column("person", String(100), nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
+)
