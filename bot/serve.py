@@ -48,6 +48,7 @@ def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = 
             log.info("oncall-bot ready on %s:%s (%s mode, team %s)", host, port or settings.port, settings.mode,
                      loaded.runbook.team.name)
             yield
+        log.info("oncall-bot stopped cleanly")
 
     app = create_app(rt, bolt, lifespan=lifespan)
     config = uvicorn.Config(app, host=host, port=port or settings.port, log_level="warning", access_log=False,

@@ -1,0 +1,77 @@
+"""`oncall-bot serve` as a real process, driven over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+
+from tests.conftest import ROOT
+from tests.slackreq import command_body, event_body, signed_headers
+
+
+def test_dry_run_serves_and_prints_what_it_would_send(serve):
+    served = serve(None)  # no Slack credentials at all but the signing secret of the tests
+    body = command_body("/oncall")
+    reply = httpx.post(served.url + "/slack/events", content=body, headers=signed_headers(body))
+    assert reply.status_code == 200 and "is on call" in reply.json()["text"]
+    event = event_body({"type": "app_home_opened", "user": "U0X", "tab": "home", "channel": "D1", "event_ts": "1.2"})
+    assert httpx.post(served.url + "/slack/events", content=event,
+                      headers=signed_headers(event, content_type="application/json")).status_code == 200
+    health = httpx.get(served.url + "/healthz").json()
+    assert health["slack"]["mode"] == "dry-run"
+    assert served.stop() in (0, -15)  # SIGTERM: uvicorn shuts down, then re-raises the signal
+    assert "stopped cleanly" in served.stderr()
+    printed = [json.loads(line) for line in served.stdout().splitlines() if line.startswith("{")]
+    assert any(p["method"] == "views.publish" and p["args"]["user_id"] == "U0X" for p in printed)
+    assert "dry-run" in served.stderr()
+
+
+def test_serve_without_any_credentials_starts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env |= {"PORT": "0", "RUNBOOKS_PATH": str(ROOT / "runbooks.yaml"), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "ready" in line:
+                break
+        assert "dry-run mode" in line
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_serve(tmp_path, **env):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | env
+    return subprocess.run([sys.executable, "-m", "bot", "serve"], env=full, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_live_mode_without_signing_secret_stops_with_a_message(tmp_path):
+    result = run_serve(tmp_path, SLACK_BOT_TOKEN="xoxb-1", RUNBOOKS_PATH=str(ROOT / "runbooks.yaml"))
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_runbook_stops_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "runbooks.yaml").read_text().replace("primary: Laura", "primary: Lora"))
+    result = run_serve(tmp_path, RUNBOOKS_PATH=str(bad))
+    assert result.returncode == 1
+    assert "unknown person 'Lora'" in result.stderr and "did you mean 'Laura'?" in result.stderr
+    assert f"{bad}:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_live_mode_reaches_the_fake_slack(serve, fake_slack):
+    served = serve(fake_slack)
+    event = event_body({"type": "app_home_opened", "user": "U0Y", "tab": "home", "channel": "D1", "event_ts": "1.2"})
+    httpx.post(served.url + "/slack/events", content=event, headers=signed_headers(event, content_type="application/json"))
+    call = fake_slack.wait_for("views.publish")[0]
+    assert call.headers.get("Authorization") == "Bearer xoxb-test"
+    assert fake_slack.of("auth.test")  # Bolt authorised the request once against our API URL
