@@ -149,7 +149,12 @@ class Roster:
             window = self.shifts(cursor, cursor + self._horizon())
             nexts = [s for s in window if s.start >= cursor]
             if not nexts:
-                break
+                # A stretch with nobody on call (before the rotation starts): jump to the next shift.
+                following = self.after(None, cursor)
+                if following is None:
+                    break
+                cursor = following.start
+                continue
             result.extend(nexts[: count - len(result)])
             cursor = result[-1].end
         return result
