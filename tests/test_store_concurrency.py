@@ -57,3 +57,21 @@ def test_concurrent_distinct_alerts_each_open_their_incident(make_store, runbook
     [t.start() for t in threads]
     [t.join(120) for t in threads]
     assert errors == [] and len(inc.list_incidents(replicas[0], open_only=True)) == THREADS * EACH
+
+
+def test_intake_racing_an_uncommitted_opening_folds_into_it(store, runbook):
+    """The second intake starts while the first one's new incident is not yet committed: on PostgreSQL
+    its insert waits on the unique open_key and then finds the committed incident; on SQLite it waits
+    on the write lock. Either way: one incident."""
+    alert = parse_generic({"pipeline": "growth", "status": "failed", "dedup_key": "race"}, T0)
+    later = []
+    with store.transaction() as conn:
+        first = receive(conn, runbook, alert, T0)
+        racer = threading.Thread(target=lambda: later.append(receive(store, runbook, alert, T0)))
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive() and later == []  # blocked until we commit
+    racer.join(30)
+    [second] = later
+    assert second.incident_id == first.incident_id and second.deduplicated and not second.created
+    assert inc.get_incident(store, first.incident_id).alert_count == 2
