@@ -75,3 +75,15 @@ def test_intake_racing_an_uncommitted_opening_folds_into_it(store, runbook):
     [second] = later
     assert second.incident_id == first.incident_id and second.deduplicated and not second.created
     assert inc.get_incident(store, first.incident_id).alert_count == 2
+
+
+def test_reads_do_not_wait_for_an_open_write(store, runbook):
+    opened = receive(store, runbook, parse_generic({"pipeline": "growth", "status": "failed"}, T0), T0)
+    seen = []
+    with store.transaction() as conn:
+        inc.ack(conn, opened.incident_id, "U0DANNY", T0)  # holds the write lock, uncommitted
+        reader = threading.Thread(target=lambda: seen.append(inc.get_incident(store, opened.incident_id)))
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive()
+    assert seen[0].status == "open"  # the last committed state

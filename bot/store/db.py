@@ -12,7 +12,7 @@ from typing import Any, ContextManager, Iterator
 from sqlalchemy import Connection, Engine
 
 from bot.store import migrations
-from bot.store.engine import database_url, make_engine
+from bot.store.engine import READ_ONLY, database_url, make_engine
 
 
 class Store:
@@ -30,6 +30,14 @@ class Store:
     def transaction(self) -> ContextManager[Connection]:
         """Commit on leaving the block, roll back on an exception."""
         return self.engine.begin()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction: on SQLite it takes no write lock, so it never waits for a writer."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def migrate(self, target: int | None = None) -> list[int]:
         with self.transaction() as conn:
@@ -52,9 +60,11 @@ def _own(store: Store) -> Iterator[Connection]:
         yield conn
 
 
-def tx(db: Db) -> ContextManager[Connection]:
-    """A transaction of our own for a Store; the caller's for a Connection."""
-    return _own(db) if isinstance(db, Store) else nullcontext(db)
+def tx(db: Db, read: bool = False) -> ContextManager[Connection]:
+    """A transaction of our own for a Store (read-only if `read`); the caller's for a Connection."""
+    if isinstance(db, Store):
+        return db.reading() if read else _own(db)
+    return nullcontext(db)
 
 
 def open_store(url: str | None = None, **kwargs: Any) -> Store:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///oncall.db"
 BUSY_TIMEOUT_MS = 15_000
+READ_ONLY = "oncall_read_only"  # execution option of read-only transactions
 
 
 def database_url(env: dict[str, str] | None = None) -> str:
@@ -60,4 +61,5 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (Store.reading) need no write lock: in WAL they see the last commit and block nobody.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")

@@ -29,7 +29,7 @@ class Change:
 
 
 def get_incident(db: Db, incident_id: int) -> Incident | None:
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().one_or_none()
         return Incident.from_row(row) if row else None
 
@@ -40,12 +40,12 @@ def list_incidents(db: Db, *, open_only: bool = False, pipeline: str | None = No
         query = query.where(incidents.c.status != "resolved")
     if pipeline is not None:
         query = query.where(incidents.c.pipeline == pipeline)
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         return [Incident.from_row(row) for row in conn.execute(query).mappings()]
 
 
 def incident_actions(db: Db, incident_id: int) -> list[Action]:
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         rows = conn.execute(select(actions).where(actions.c.incident_id == incident_id).order_by(actions.c.id))
         return [Action.from_row(row) for row in rows.mappings()]
 
@@ -139,7 +139,7 @@ def due_deferred_pings(db: Db, now: datetime) -> list[Incident]:
         incidents.c.status == "open", incidents.c.notify_mode == "deferred",
         incidents.c.deferred_until <= now, incidents.c.deferred_pinged_at.is_(None),
     ).order_by(incidents.c.id)
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         return [Incident.from_row(row) for row in conn.execute(query).mappings()]
 
 
@@ -180,7 +180,7 @@ def due_escalations(db: Db, now: datetime, ack_within: timedelta | Per, max_leve
     query = select(incidents).where(incidents.c.status == "open",
                                     incidents.c.notify_mode.in_(["page", "deferred"])).order_by(incidents.c.id)
     due = []
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         for incident in (Incident.from_row(row) for row in conn.execute(query).mappings()):
             start = incident.escalated_at or paged_at(incident)
             if start is None or incident.escalation_level >= _value(max_level, incident):

@@ -52,5 +52,5 @@ def finish(db: Db, key: str, state: str, now: datetime, *, channel: str | None =
 
 
 def state_of(db: Db, key: str) -> str | None:
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         return conn.execute(select(notifications.c.state).where(notifications.c.key == key)).scalar_one_or_none()

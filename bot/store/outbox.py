@@ -103,7 +103,7 @@ def mark_failed(db: Db, item_id: int, error: str, retry_at: datetime | None) -> 
 
 
 def get(db: Db, item_id: int) -> OutboxItem | None:
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         row = conn.execute(select(outbox).where(outbox.c.id == item_id)).mappings().one_or_none()
         return OutboxItem.from_row(row) if row else None
 
@@ -115,13 +115,13 @@ def items(db: Db, incident_id: int | None = None, state: str | None = None) -> l
         query = query.where(outbox.c.incident_id == incident_id)
     if state is not None:
         query = query.where(outbox.c.state == state)
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         return [OutboxItem.from_row(row) for row in conn.execute(query).mappings()]
 
 
 def backlog(db: Db, now: datetime) -> dict[str, int]:
     """Counts for /metrics: pending rows, of which due now, and failed rows."""
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         counts = dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).all())
         due = conn.execute(select(func.count()).select_from(outbox).where(
             and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now))).scalar_one()

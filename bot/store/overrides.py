@@ -36,6 +36,6 @@ def active_overrides(db: Db, ending_after: datetime | None = None) -> list[Overr
     query = select(overrides).where(overrides.c.cancelled_at.is_(None)).order_by(overrides.c.id)
     if ending_after is not None:
         query = query.where(overrides.c.end_at > ending_after)
-    with tx(db) as conn:
+    with tx(db, read=True) as conn:
         return [OverrideSpan(row.person, row.start_at, row.end_at, row.rotation, row.note, "slack", f"db-{row.id}")
                 for row in conn.execute(query)]
