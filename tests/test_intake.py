@@ -226,3 +226,15 @@ def test_store_overrides_change_who_is_paged(store, runbook):
                  end=WED + timedelta(hours=6), created_by="U0DANNY", now=WED)
     i = inc.get_incident(store, receive(store, runbook, alert(), WED).incident_id)
     assert i.oncall == "Anna" and i.notify[0] == "Anna"
+
+
+def test_escalation_follows_the_runbook_chain(store, runbook):
+    from bot.alerts.escalation import fire_due, step_of
+
+    i = receive(store, runbook, alert(), WED).incident_id  # team default: 30m, [secondary, admins]
+    assert fire_due(store, runbook, WED + timedelta(minutes=29)) == []
+    assert fire_due(store, runbook, WED + timedelta(minutes=30)) == [i]
+    assert step_of(runbook, inc.get_incident(store, i)) == "secondary"
+    assert fire_due(store, runbook, WED + timedelta(minutes=60)) == [i]
+    assert step_of(runbook, inc.get_incident(store, i)) == "admins"
+    assert fire_due(store, runbook, WED + timedelta(hours=3)) == []
