@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("ics", cmd_ics, "iCalendar of the coming shifts")
     p.add_argument("--weeks", type=int, default=12)
+    p.add_argument("--from", dest="start", help="date or instant the calendar is centred on (default now)")
     p = command("serve", cmd_serve, "run the bot: Slack app, alert webhooks, health and metrics")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, help="default: $PORT or 3000")
@@ -265,8 +266,10 @@ def cmd_triage(args) -> int:
 def cmd_ics(args) -> int:
     from bot.domain.ics import calendar
 
-    rb = _load(args).runbook
-    sys.stdout.write(calendar(rb, datetime.now(UTC), weeks=args.weeks).decode())
+    loaded = _load(args)
+    now = datetime.now(UTC)
+    start = _instant(args.start, loaded) if args.start else now
+    sys.stdout.write(calendar(loaded.runbook, start, weeks=args.weeks, stamp=now).decode())
     return 0
 
 

@@ -10,7 +10,8 @@ from bot.runbook.models import Runbook
 
 
 def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterable[OverrideSpan] = (),
-             past_weeks: int = 4) -> bytes:
+             past_weeks: int = 4, stamp: datetime | None = None) -> bytes:
+    """Shifts from `past_weeks` before `now` to `weeks` after it; DTSTAMP is `stamp` (default `now`)."""
     from icalendar import Calendar, Event
 
     cal = Calendar()
@@ -23,7 +24,7 @@ def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterab
         for shift in roster.shifts(now - timedelta(weeks=past_weeks), now + timedelta(weeks=weeks)):
             event = Event()
             event.add("uid", f"{key}-{shift.start:%Y%m%dT%H%M%SZ}-{shift.person}@oncall-bot")
-            event.add("dtstamp", now)
+            event.add("dtstamp", stamp or now)
             event.add("dtstart", shift.start.astimezone(runbook.tz))
             event.add("dtend", shift.end.astimezone(runbook.tz))
             covering = f" (covering {shift.scheduled})" if shift.scheduled and shift.person != shift.scheduled else ""
