@@ -39,7 +39,10 @@ def sla_text(pipeline: Pipeline) -> list[str]:
     if sla.data_ready_by is not None:
         lines.append(f"Data ready by {sla.data_ready_by:%H:%M} UTC")
     if sla.fix_within is not None:
-        lines.append(f"Fixed within {format_duration(sla.fix_within)} from midnight UTC of the run's day")
+        # In hours, as runbooks state it ("within 24 hours"): format_duration would say 1d.
+        hours, rest = divmod(sla.fix_within, timedelta(hours=1))
+        within = f"{hours}h" if not rest else format_duration(sla.fix_within)
+        lines.append(f"Fixed within {within} from midnight UTC of the run's day")
     if sla.fix_by == "end_of_month":
         lines.append("Fixed by the end of the month (before the management report)")
     return lines + list(sla.notes)

@@ -1,0 +1,203 @@
+"""The CLI's contracts: JSON shapes outside checks read, forgiving names, iCalendar, fast imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from icalendar import Calendar
+
+from bot.cli import main
+from helpers_runbook import REPO, SOURCE_RUNBOOK, cli_json, parse_iso, run_cli
+
+RB = ["--runbook", str(SOURCE_RUNBOOK)]
+
+
+def test_schedule_json_contract():
+    shifts = cli_json(*RB, "schedule", "--json", "--from", "2026-11-02T09:00Z", "--weeks", "8")
+    assert isinstance(shifts, list) and len(shifts) == 8
+    for s in shifts:
+        assert {"start", "end", "person"} <= set(s)
+        assert parse_iso(s["end"]) - parse_iso(s["start"]) == timedelta(weeks=1)
+    assert [s["person"] for s in shifts] == ["Danny", "Anna", "Laura", "Jane"] * 2
+    assert shifts[0]["start"] == "2026-11-02T09:00:00Z"
+    assert all(a["end"] == b["start"] for a, b in zip(shifts, shifts[1:]))
+
+
+def test_schedule_52_weeks():
+    shifts = cli_json(*RB, "schedule", "--json", "--from", "2027-01-01", "--weeks", "52")
+    assert len(shifts) in (52, 53)
+    starts = [parse_iso(s["start"]) for s in shifts]
+    assert starts == sorted(starts)
+
+
+def test_who_json_contract():
+    out = cli_json(*RB, "who", "--json", "--at", "2026-11-03T02:00Z")
+    assert out["at"] == "2026-11-03T02:00:00Z"
+    assert {"person", "since", "until", "next"} <= set(out["oncall"])
+    assert (out["oncall"]["person"], out["oncall"]["next"]) == ("Danny", "Anna")
+    assert (out["oncall"]["since"], out["oncall"]["until"]) == ("2026-11-02T09:00:00Z", "2026-11-09T09:00:00Z")
+    assert list(out["pipelines"]) == ["profit", "growth", "engagement", "investors", "experiments"]
+    for decision in out["pipelines"].values():
+        assert {"notify", "mode", "deferred_until"} <= set(decision)
+        assert decision["mode"] in ("page", "quiet", "deferred", "none")
+        assert isinstance(decision["notify"], list)
+    assert out["pipelines"]["profit"] == {**out["pipelines"]["profit"], "mode": "deferred",
+                                          "notify": ["Danny", "Jane"], "deferred_until": "2026-11-03T09:00:00Z"}
+    assert out["pipelines"]["growth"]["notify"] == ["Danny", "Laura"]
+    assert out["pipelines"]["experiments"]["notify"] == ["Danny"]
+
+
+def test_who_json_before_the_rotation_starts():
+    out = cli_json(*RB, "who", "--json", "--at", "2026-10-01T12:00Z")
+    assert out["oncall"]["person"] is None and out["oncall"]["since"] is None
+    assert out["oncall"]["next"] == "Danny"
+    assert out["pipelines"]["experiments"]["mode"] == "none"
+
+
+def test_who_at_without_offset_is_team_time():
+    assert cli_json(*RB, "who", "--json", "--at", "2026-11-09T09:00")["oncall"]["person"] == "Anna"
+
+
+def test_who_now_works():
+    out = cli_json(*RB, "who", "--json")
+    assert out["at"].endswith("Z")
+
+
+def test_triage_json_contract():
+    out = cli_json(*RB, "triage", "growth", "--json", "--at", "2026-11-03T01:30Z", "--error",
+                   "Lost task 3.3 in stage 7.0: java.lang.NullPointerException\n\tat org.apache.spark.Foo")
+    assert out["pipeline"] == "growth"
+    assert {"title", "remediation", "pattern"} <= set(out["matched"])
+    assert out["matched"]["title"] == "Spark task fails with NullPointerException"
+    assert (out["mode"], out["notify"]) == ("page", ["Danny", "Laura"])
+    assert out["deadlines"] == {"data_ready_by": "2026-11-03T04:00:00Z", "fix_by": "2026-11-04T00:00:00Z"}
+
+
+def test_triage_json_no_match_and_unknown_pipeline():
+    out = cli_json(*RB, "triage", "billing", "--json", "--at", "2026-11-03T01:30Z", "--error", "KeyError: 'x'")
+    assert out["pipeline"] == "billing" and out["matched"] is None
+    assert (out["mode"], out["notify"]) == ("page", ["Danny"])
+    assert out["deadlines"] == {"data_ready_by": None, "fix_by": None}
+
+
+def test_triage_reads_the_error_from_stdin():
+    done = run_cli(*RB, "triage", "Engagement", "--json", "--error", "-", "--at", "2026-11-07T03:00Z",
+                   stdin="ExecutorLostFailure: Container killed by YARN for exceeding physical memory limits.\n")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["pipeline"], out["matched"]["title"]) == ("engagement", "OOM issue")
+
+
+def test_triage_text_output(capsys):
+    assert main([*RB, "triage", "profit", "--at", "2026-11-06T23:00Z", "--error", "reconciliation failed"]) == 0
+    out = capsys.readouterr().out
+    assert "Numbers don't align with numbers on accounts" in out
+    assert "deferred: Danny, Jane" in out and "Mon 2026-11-09 09:00 UTC" in out
+
+
+@pytest.mark.parametrize("name,key", [
+    (["growth"], "Growth (growth)"), (["Growth"], "Growth (growth)"), (["GROWTH"], "Growth (growth)"),
+    (["investors"], "Aggregate data for investors (investors)"),
+    (["Aggregate", "data", "for", "investors"], "Aggregate data for investors (investors)"),
+    (["grwth"], "Growth (growth)"), (["engagment"], "Engagement (engagement)"),
+])
+def test_runbook_forgiving_names(capsys, name, key):
+    assert main([*RB, "runbook", *name]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == key
+
+
+def test_runbook_card_has_the_source_facts(capsys):
+    assert main([*RB, "runbook", "growth"]) == 0
+    out = capsys.readouterr().out
+    for fact in ("Users that subscribe the license", "Laura (primary), Danny (secondary)", "0 1 * * *",
+                 "Customercare team", "Data science team", "04:00 UTC", "24h from midnight UTC",
+                 "NullPointerException", "Check upstream whether any required column is missing."):
+        assert fact in out, fact
+
+
+def test_runbook_incomplete_pipeline_says_so(capsys):
+    assert main([*RB, "runbook", "experiments"]) == 0
+    assert "INCOMPLETE" in capsys.readouterr().out
+
+
+def test_runbook_unknown_name_lists_the_known_ones(capsys):
+    assert main([*RB, "runbook", "marketing"]) == 1
+    err = capsys.readouterr().err
+    for key in ("profit", "growth", "engagement", "investors", "experiments"):
+        assert key in err
+
+
+def test_bad_at_is_a_usage_error(capsys):
+    assert main([*RB, "who", "--at", "yesterday"]) == 2
+    assert "ISO-8601" in capsys.readouterr().err
+
+
+def test_unknown_rotation_in_schedule(capsys):
+    assert main([*RB, "schedule", "--rotation", "nope"]) == 2
+    assert "data-engineering" in capsys.readouterr().err
+
+
+def test_ics_is_a_valid_calendar():
+    done = run_cli(*RB, "ics", "--from", "2026-12-01", "--weeks", "8")
+    assert done.returncode == 0, done.stderr
+    for line in ("BEGIN:VCALENDAR", "PRODID:", "VERSION:2.0"):
+        assert line in done.stdout
+    cal = Calendar.from_ical(done.stdout)
+    assert cal["VERSION"] == "2.0" and "oncall-bot" in str(cal["PRODID"])
+    events = cal.walk("VEVENT")
+    assert len(events) >= 8
+    for event in events:
+        for prop in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY"):
+            assert prop in event, prop
+        assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(weeks=1)
+    assert len({str(e["UID"]) for e in events}) == len(events)
+    assert "On call: Jane" in [str(e["SUMMARY"]) for e in events]
+
+
+def test_ics_uids_are_stable_between_runs():
+    args = (*RB, "ics", "--from", "2026-12-01", "--weeks", "4")
+    uids = [[str(e["UID"]) for e in Calendar.from_ical(run_cli(*args).stdout).walk("VEVENT")] for _ in range(2)]
+    assert uids[0] == uids[1]
+
+
+def test_python_dash_m_bot_is_the_cli():
+    done = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0
+    for command in ("validate", "who", "schedule", "runbook", "triage", "ics", "schema"):
+        assert command in done.stdout
+
+
+HEAVY = ("slack_bolt", "slack_sdk", "starlette", "uvicorn", "aiohttp", "sqlalchemy", "httpx", "apscheduler")
+
+PROBE = """
+import contextlib, io, json, sys
+from bot.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(sys.argv[1:])
+heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))
+print(json.dumps({"code": code, "heavy": heavy}))
+""" % (HEAVY,)
+
+
+@pytest.mark.parametrize("args", [
+    ["who"], ["who", "--json"], ["schedule", "--weeks", "52"], ["runbook", "growth"], ["validate"],
+    ["triage", "growth", "--error", "java.lang.NullPointerException"], ["ics"], ["schema"],
+])
+def test_read_only_commands_import_no_slack_or_http_modules(args):
+    done = subprocess.run([sys.executable, "-c", PROBE, *RB, *args], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out == {"code": 0, "heavy": []}
+
+
+def test_holiday_cache_off_or_fresh_gives_the_same_answer(tmp_path):
+    at = ("who", "--json", "--at", "2026-12-25T12:00Z")
+    answers = [cli_json(*RB, *at, env={"ONCALL_BOT_CACHE_DIR": value})
+               for value in ("", str(tmp_path / "cache"), str(tmp_path / "cache"))]
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["pipelines"]["growth"]["mode"] == "deferred"
+    assert (tmp_path / "cache" / "public-holidays.json").exists()
