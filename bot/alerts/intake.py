@@ -92,12 +92,15 @@ def _open_by_key(conn: Connection, dedup: str):
     return conn.execute(for_update(conn, query)).one_or_none()
 
 
+_INSERT_EVENT = insert(alert_events).returning(alert_events.c.id)
+
+
 def _event(conn: Connection, alert: Alert, dedup: str, incident_id: int | None, now: datetime) -> int:
-    return conn.execute(insert(alert_events).values(
+    return conn.execute(_INSERT_EVENT, dict(
         incident_id=incident_id, source=alert.source, pipeline_raw=alert.pipeline[:200], status=alert.status,
         dedup_key=dedup, run_id=alert.run_id, error=alert.error, log_url=alert.log_url,
         occurred_at=alert.occurred_at, received_at=now, payload=alert.raw,
-    ).returning(alert_events.c.id)).scalar_one()
+    )).scalar_one()
 
 
 def _open(conn: Connection, runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str,

@@ -52,7 +52,7 @@ def incident_actions(db: Db, incident_id: int) -> list[Action]:
 
 def record_action(conn: Connection, incident_id: int | None, kind: str, actor: str, at: datetime,
                   detail: dict[str, Any] | None = None) -> None:
-    conn.execute(insert(actions).values(incident_id=incident_id, kind=kind, actor=actor, at=at, detail=detail))
+    conn.execute(insert(actions), dict(incident_id=incident_id, kind=kind, actor=actor, at=at, detail=detail))
 
 
 def _locked(conn: Connection, incident_id: int) -> Incident | None:

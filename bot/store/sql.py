@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table
@@ -12,9 +13,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], conflict: list[str],
                   returning: str) -> Any | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: the new row's column, or None if it existed."""
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = make(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    return conn.execute(stmt.returning(table.c[returning])).scalar_one_or_none()
+    stmt = _insert_ignore(conn.dialect.name, table, tuple(conflict), returning)
+    return conn.execute(stmt, values).scalar_one_or_none()
+
+
+@lru_cache(maxsize=64)
+def _insert_ignore(dialect: str, table: Table, conflict: tuple[str, ...], returning: str):
+    # Built once and executed with parameters: building .values() per call costs more than the SQL.
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    return make(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c[returning])
 
 
 def for_update(conn: Connection, stmt: Select, skip_locked: bool = False) -> Select:
