@@ -5,9 +5,11 @@ Handlers read the clock here, at the edge; the domain below always gets `now` as
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Callable
+from typing import Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,6 +18,9 @@ from bot.metrics import Metrics
 from bot.runbook.models import Runbook
 from bot.slack.client import SlackHealth, make_client
 from bot.slack.people import Directory
+from bot.store import Store
+
+log = logging.getLogger("oncall_bot")
 
 
 def utc_now() -> datetime:
@@ -31,18 +36,37 @@ class Runtime:
     directory: Directory
     metrics: Metrics
     health: SlackHealth
+    store: Store
     clock: Callable[[], datetime] = field(default=utc_now)
+    _tasks: set = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings, runbook: Runbook, runbook_path: str) -> "Runtime":
+        """Opens (and migrates) the store: raises if the database cannot be reached."""
         metrics, health = Metrics(), SlackHealth()
         client = make_client(settings, metrics, health)
-        return cls(settings, runbook, runbook_path, client, Directory(runbook, client), metrics, health)
+        store = Store(settings.database_url)
+        return cls(settings, runbook, runbook_path, client, Directory(runbook, client), metrics, health, store)
 
     async def database_status(self) -> dict:
-        from bot.store.health import check
+        shown = self.store.engine.url.render_as_string(hide_password=True)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.store.version), timeout=3)
+        except Exception as err:
+            return {"reachable": False, "url": shown, "error": f"{type(err).__name__}: {str(err)[:200]}"}
+        return {"reachable": True, "url": shown}
 
-        return await check(self.settings.database_url)
+    def spawn(self, work: Awaitable) -> asyncio.Task:
+        """Run Slack calls after answering Slack; failures are logged, the task is kept alive."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception():
+            log.error("background task failed: %r", task.exception())
 
     def overrides(self) -> list:
         """Overrides beyond the runbook's own (swaps made in Slack live in the store)."""

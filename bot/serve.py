@@ -32,7 +32,11 @@ def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = 
     from bot.server import create_app, socket_mode
     from bot.slack.app import build_app
 
-    rt = Runtime.build(settings, loaded.runbook, loaded.path)
+    try:
+        rt = Runtime.build(settings, loaded.runbook, loaded.path)
+    except Exception as err:  # the database: unreachable, or a migration that cannot run
+        print(f"oncall-bot: cannot open the database at DATABASE_URL: {type(err).__name__}: {err}", file=sys.stderr)
+        return 3
     for warning in loaded.warnings:
         log.warning("runbook: %s", warning)
     if settings.dry_run:

@@ -75,3 +75,11 @@ def test_live_mode_reaches_the_fake_slack(serve, fake_slack):
     call = fake_slack.wait_for("views.publish")[0]
     assert call.headers.get("Authorization") == "Bearer xoxb-test"
     assert fake_slack.of("auth.test")  # Bolt authorised the request once against our API URL
+
+
+def test_unreachable_database_stops_start_up_with_a_message(tmp_path):
+    result = run_serve(tmp_path, RUNBOOKS_PATH=str(ROOT / "runbooks.yaml"),
+                       DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    assert result.returncode == 3
+    assert "cannot open the database" in result.stderr
+    assert "Traceback" not in result.stderr

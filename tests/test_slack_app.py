@@ -79,8 +79,13 @@ def test_healthz_reports_version_runbook_and_database(fake_slack, make_app):
     assert body["version"]
 
 
-def test_healthz_with_an_unreachable_database(fake_slack, make_app):
-    client = make_app(fake_slack, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+def test_healthz_with_an_unreachable_database(fake_slack, make_app, tmp_path):
+    import shutil
+
+    (tmp_path / "gone").mkdir()
+    client = make_app(fake_slack, DATABASE_URL=f"sqlite:///{tmp_path}/gone/oncall.db")
+    client.runtime.store.engine.dispose()
+    shutil.rmtree(tmp_path / "gone")
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"]["reachable"] is False

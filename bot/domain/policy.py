@@ -39,8 +39,7 @@ def oncall_person(runbook: Runbook, rotation: str | None, at: datetime,
                   overrides: Iterable[OverrideSpan] = ()) -> str | None:
     if not rotation or rotation not in runbook.rotations:
         return None
-    shift = Roster(runbook, rotation, [*runbook_overrides(runbook), *overrides]).at(at)
-    return shift.person if shift else None
+    return Roster(runbook, rotation, [*runbook_overrides(runbook), *overrides]).person_at(at)
 
 
 def decide(runbook: Runbook, pipeline: str | None, at: datetime,

@@ -122,6 +122,11 @@ class Roster:
                 pieces.append(Shift(self.key, person, a, b, scheduled, winner))
         return pieces
 
+    def person_at(self, at: datetime) -> str | None:
+        """Just the name: cheaper than `at`, which also finds where the stretch begins and ends."""
+        winner = next((o for o in reversed(self.overrides) if o.start <= at < o.end), None)
+        return winner.person if winner else self.scheduled_person(self.turn_at(at))
+
     def at(self, at: datetime) -> Shift | None:
         """The person on call at `at`, with the whole stretch they are on call for."""
         horizon = self._horizon()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil import tz as dateutil_tz
@@ -14,6 +15,7 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=8192)  # handoffs and work-hour starts are asked for again and again
 def local_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
     """The UTC instant of a local wall time; a time skipped by DST moves forward, an ambiguous one takes the first."""
     wall = datetime.combine(day, clock, zone)

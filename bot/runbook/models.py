@@ -7,6 +7,7 @@ Field checks live here; checks that span the file (unknown people, unknown rotat
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -78,7 +79,7 @@ class Team(Strict):
             raise ValueError(f"unknown timezone {value!r} ({hint})") from None
         return value
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -256,7 +257,7 @@ class Runbook(Strict):
                 raise ValueError(f"pipeline key {key!r} must be lower-case letters, digits, - or _ (e.g. 'growth')")
         return pipelines
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
         return self.team.tz
 

@@ -17,5 +17,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def home_opened(event: dict) -> None:
         if event.get("tab", "home") != "home":
             return
-        view = await home_view(rt.runbook, rt.directory, event["user"], rt.clock(), rt.overrides())
-        await rt.client.views_publish(user_id=event["user"], view=view)
+        rt.spawn(publish(rt, event["user"]))
+
+
+async def publish(rt: Runtime, user_id: str) -> None:
+    view = await home_view(rt.runbook, rt.directory, user_id, rt.clock(), rt.overrides())
+    await rt.client.views_publish(user_id=user_id, view=view)
