@@ -53,6 +53,18 @@ class Escalation(Strict):
     )
 
 
+class Reminders(Strict):
+    fix_deadline: list[Duration] = Field(
+        default_factory=lambda: ["4h", "1h"],
+        description="Open incidents are chased in their thread this long before the fix deadline; "
+        "the secondary owner is mentioned at the last one",
+    )
+    month_end_working_days: int = Field(
+        3, ge=0, le=15, description="Open incidents due at month end are reminded at the start of work hours "
+        "this many working days before the month ends (0: no reminder)",
+    )
+
+
 class Team(Strict):
     name: str
     timezone: str = Field("UTC", description="IANA zone; handoffs and work hours are local to it")
@@ -64,6 +76,7 @@ class Team(Strict):
         None, description="Rotation that takes alerts of unknown or incomplete pipelines (default: the first one)"
     )
     escalation: Escalation = Field(default_factory=Escalation)
+    reminders: Reminders = Field(default_factory=lambda: Reminders())
 
     @field_validator("timezone")
     @classmethod
@@ -108,6 +121,8 @@ class Rotation(Strict):
     turn: Duration = Field("1w", description="Length of one shift, whole days (1w, 2w, 1d)")
     transition_meeting: TransitionMeeting | None = None
     shift_reminder: Duration | None = Field("1d", description="Personal reminder this long before one's shift")
+    usergroup: str | None = Field(None, pattern=r"^S[A-Z0-9]{2,}$",
+                                  description="Slack user group ID (S...) that follows the on-call person")
 
     @model_validator(mode="after")
     def _consistent(self):

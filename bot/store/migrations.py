@@ -184,10 +184,23 @@ def _v3_escalation(conn: Connection) -> None:
     Index("ix_alert_events_incident", events.c.incident_id).create(conn)
 
 
+def _v4_weekly_checks(conn: Connection) -> None:
+    meta = MetaData()
+    Table(
+        "weekly_checks", meta,
+        Column("pipeline", String(200), primary_key=True),
+        Column("due_at", UTCDateTime, primary_key=True),
+        Column("checked_by", String(100), nullable=False),
+        Column("checked_at", UTCDateTime, nullable=False),
+    )
+    meta.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "incidents, alert events, actions, outbox", _v1_core),
     Migration(2, "notifications (exactly-once scheduled messages), overrides", _v2_scheduled),
     Migration(3, "escalation and deferred-ping state on incidents; indexes for due scans", _v3_escalation),
+    Migration(4, "weekly checks: who confirmed a pipeline's weekly check, and when", _v4_weekly_checks),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -146,3 +146,11 @@ overrides = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("cancelled_at", UTCDateTime),
 )
+
+weekly_checks = Table(
+    "weekly_checks", metadata,
+    Column("pipeline", String(200), primary_key=True),        # runbook key
+    Column("due_at", UTCDateTime, primary_key=True),          # the check's occurrence (UTC)
+    Column("checked_by", String(100), nullable=False),        # Slack user id
+    Column("checked_at", UTCDateTime, nullable=False),
+)
