@@ -15,5 +15,7 @@ class Metrics:
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
         self.slack_calls = Counter("oncall_slack_api_calls", "Slack Web API calls by method",
                                    ["method"], registry=self.registry)
+        self.alerts = Counter("oncall_alerts", "Alerts accepted by source, status and whether they repeated an open incident",
+                              ["source", "status", "kind"], registry=self.registry)
         self.slack_errors = Counter("oncall_slack_api_errors", "Slack Web API errors by method and error code",
                                     ["method", "error"], registry=self.registry)

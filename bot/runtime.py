@@ -9,7 +9,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -38,7 +38,9 @@ class Runtime:
     health: SlackHealth
     store: Store
     clock: Callable[[], datetime] = field(default=utc_now)
+    delivery: Any = None  # the outbox worker, once started (bot.slack.delivery.Delivery)
     _tasks: set = field(default_factory=set)
+    _team_id: str | None = None
 
     @classmethod
     def build(cls, settings: Settings, runbook: Runbook, runbook_path: str) -> "Runtime":
@@ -67,6 +69,22 @@ class Runtime:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception():
             log.error("background task failed: %r", task.exception())
+
+    async def is_own_team(self, team_id: str | None) -> bool:
+        """Whether a request comes from the workspace our token belongs to (asked of Slack once)."""
+        if self.settings.dry_run:
+            return True
+        if self._team_id is None:
+            try:
+                self._team_id = (await self.client.auth_test()).get("team_id") or ""
+            except Exception as err:
+                log.warning("auth.test failed, cannot check the workspace: %s", err)
+                return False
+        return bool(team_id) and team_id == self._team_id
+
+    def wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
 
     def overrides(self) -> list:
         """Overrides beyond the runbook's own (swaps made in Slack live in the store)."""

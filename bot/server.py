@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import bot
+from bot.alerts.routes import make_endpoints
 from bot.domain.ics import calendar
 from bot.runtime import Runtime
 from bot.slack.app import build_app
@@ -53,8 +55,27 @@ def bolt_request(request: Request, raw: bytes):
     return req
 
 
+@contextlib.asynccontextmanager
+async def background(rt: Runtime):
+    """The outbox worker and the scheduler run beside the web server, in its event loop."""
+    from bot.jobs import start_scheduler
+    from bot.slack.delivery import Delivery
+
+    rt.delivery = Delivery(rt)
+    worker = asyncio.create_task(rt.delivery.run(), name="outbox")
+    scheduler = start_scheduler(rt)
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
+        rt.delivery.stop()
+        await worker
+
+
 def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Starlette:
+    """The ASGI app; `lifespan` (serve's: warm-up, Socket Mode) runs inside the background services."""
     bolt = bolt or build_app(rt)
+    alerts, alertmanager = make_endpoints(rt, rt.wake_delivery)
 
     @measured(rt, "/slack/events")
     async def slack_events(request: Request) -> Response:
@@ -84,11 +105,23 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
 
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/alerts", measured(rt, "/alerts")(alerts), methods=["POST"]),
+        Route("/alerts/alertmanager", measured(rt, "/alerts/alertmanager")(alertmanager), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/oncall.ics", ics, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    @contextlib.asynccontextmanager
+    async def services(app):
+        async with background(rt):
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+
+    return Starlette(routes=routes, lifespan=services)
 
 
 @contextlib.asynccontextmanager

@@ -126,3 +126,46 @@ def serve(tmp_path):
     yield start
     for served in started:
         served.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """DATABASE_URL for a fresh database: a SQLite file, or a new schema on the machine's PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import text
+
+    from bot.store.engine import make_engine
+    from tests.store_fixtures import PG_URL, pg_unreachable
+
+    if reason := pg_unreachable():
+        pytest.skip(reason)
+    schema = f"e_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+class ShiftedClock:
+    """Real time moved to a chosen instant: it still advances, so retries and leases come due."""
+
+    def __init__(self, at):
+        import time as _time
+
+        self._time = _time
+        self.set(at)
+
+    def set(self, at) -> None:
+        self.base, self.started = at, self._time.monotonic()
+
+    def __call__(self):
+        from datetime import timedelta
+
+        return self.base + timedelta(seconds=self._time.monotonic() - self.started)

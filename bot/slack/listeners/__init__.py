@@ -3,9 +3,10 @@
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, home
+from bot.slack.listeners import commands, home, incidents
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     commands.register(app, runtime)
     home.register(app, runtime)
+    incidents.register(app, runtime)

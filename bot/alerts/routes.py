@@ -1,0 +1,96 @@
+"""POST /alerts and /alerts/alertmanager: authenticate, bound, parse, commit, then answer 202.
+
+The 202 is sent only after the alert is committed, so an accepted alert survives a kill -9; the
+outbox worker is then woken to post it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+
+from bot.alerts.alertmanager import parse_alertmanager
+from bot.alerts.generic import parse_generic
+from bot.alerts.intake import receive_many
+from bot.alerts.model import AlertError
+
+log = logging.getLogger("oncall_bot.alerts")
+
+MAX_BODY = 256 * 1024
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, body: dict):
+        self.status, self.body = status, body
+
+
+def authorize(request: Request, token: str | None) -> None:
+    if token:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise Rejected(401, {"error": "missing or wrong bearer token", "field": "Authorization"})
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "testclient"
+    if not loopback:
+        raise Rejected(401, {"error": "ALERTS_TOKEN is not set, so only local clients may post alerts"})
+
+
+async def read_bounded(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise Rejected(413, {"error": f"body over {MAX_BODY // 1024} KiB", "field": "body"})
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise Rejected(413, {"error": f"body over {MAX_BODY // 1024} KiB", "field": "body"})
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Rejected(400, {"error": "client disconnected", "field": "body"}) from None
+    return b"".join(chunks)
+
+
+def make_endpoints(rt, wake):
+    """The two webhook endpoints over a Runtime; `wake` nudges the outbox worker after a commit."""
+
+    async def accept(request: Request, parse):
+        try:
+            authorize(request, rt.settings.alerts_token)
+            body = await read_bounded(request)
+            now = rt.clock()
+            alerts = parse(body, now)
+            results = await asyncio.to_thread(receive_many, rt.store, rt.runbook, alerts, now)
+        except Rejected as err:
+            return JSONResponse(err.body, status_code=err.status)
+        except AlertError as err:
+            return JSONResponse(err.as_json(), status_code=400)
+        wake()
+        for alert, result in zip(alerts, results):
+            rt.metrics.alerts.labels(alert.source, alert.status, "repeat" if result.deduplicated else "new").inc()
+        return results
+
+    async def generic(request: Request) -> JSONResponse:
+        results = await accept(request, lambda body, now: [parse_generic(body, now)])
+        if isinstance(results, JSONResponse):
+            return results
+        return JSONResponse(results[0].as_json(), status_code=202)
+
+    async def alertmanager(request: Request) -> JSONResponse:
+        label = request.query_params.get("label") or "pipeline"
+        results = await accept(request, lambda body, now: parse_alertmanager(body, now, label=label))
+        if isinstance(results, JSONResponse):
+            return results
+        return JSONResponse({"incidents": [r.as_json() for r in results]}, status_code=202)
+
+    return generic, alertmanager

@@ -1,0 +1,152 @@
+"""The outbox worker: every Slack delivery is a stored row first, sent here, retried until it lands.
+
+Rows of an incident are rendered at send time from the incident's latest state, so a storm of
+repeats becomes one edit of the parent message, and a retried edit never shows stale data. At most
+one call per second goes to a channel (Slack's posting limit). A Slack outage or a 429 delays rows;
+only a permanent client error (a deleted channel, say) gives up, after several attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+
+from bot.runtime import Runtime
+from bot.slack.replies import incident as render
+from bot.store import outbox
+from bot.store.incidents import get_incident
+from bot.store.records import Incident, OutboxItem
+
+log = logging.getLogger("oncall_bot.delivery")
+
+CHANNEL_INTERVAL = 1.0
+MAX_CLIENT_ERRORS = 8
+SUMMARY_REPLIES = 3  # repeats get at most this many thread replies; later ones only update the count
+
+
+class NotYet(Exception):
+    """The row needs something that is not there yet (the parent message of its thread)."""
+
+
+class Delivery:
+    def __init__(self, rt: Runtime, batch: int = 20):
+        self.rt = rt
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._last_call: dict[str, float] = {}
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Drain forever; woken early by `wake()` after an intake, else polls once a second."""
+        while not self._stopping:
+            try:
+                sent = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed; retrying")
+                sent = 0
+            if not sent:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        items = await asyncio.to_thread(outbox.claim_due, self.rt.store, self.rt.clock(), self.batch)
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            result = await self._send(item)
+        except NotYet as err:
+            await self._retry(item, str(err), timedelta(seconds=min(60, 2 ** item.attempts)))
+        except SlackApiError as err:
+            status = err.response.status_code
+            code = str(err.response.get("error") or status)
+            if status == 429:
+                wait = int(err.response.headers.get("Retry-After", err.response.headers.get("retry-after", 1)) or 1)
+                await self._retry(item, code, timedelta(seconds=wait))
+            elif status >= 500 or item.attempts < MAX_CLIENT_ERRORS:
+                await self._retry(item, code, timedelta(seconds=min(300, 2 ** item.attempts)))
+            else:
+                log.error("giving up on outbox row %s (%s): %s", item.id, item.kind, code)
+                await asyncio.to_thread(outbox.mark_failed, self.rt.store, item.id, code, None)
+        except Exception as err:  # connection refused, timeouts: Slack is down, keep the row
+            await self._retry(item, f"{type(err).__name__}: {err}", timedelta(seconds=min(300, 2 ** item.attempts)))
+        else:
+            await asyncio.to_thread(outbox.mark_sent, self.rt.store, item.id, result, self.rt.clock())
+
+    async def _retry(self, item: OutboxItem, error: str, wait: timedelta) -> None:
+        log.warning("outbox row %s (%s) not delivered, retry in %s: %s", item.id, item.kind, wait, error)
+        await asyncio.to_thread(outbox.mark_failed, self.rt.store, item.id, error, self.rt.clock() + wait)
+
+    async def _send(self, item: OutboxItem) -> dict | None:
+        if item.incident_id is None:
+            args = dict(item.args)
+            args.setdefault("channel", item.channel)
+            return await self._call(item.method or "chat.postMessage", args)
+        incident = await asyncio.to_thread(get_incident, self.rt.store, item.incident_id)
+        if incident is None:
+            return None
+        rt, people = self.rt, self.rt.directory
+        if item.kind == "open":
+            if incident.slack_ts:
+                return {"channel": incident.slack_channel, "ts": incident.slack_ts}  # posted by an earlier attempt
+            msg = await render.parent(rt.runbook, people, incident)
+            return await self._call("chat.postMessage", {"channel": item.channel or self._alerts_channel(),
+                                                         **msg.payload(), "unfurl_links": False, "unfurl_media": False})
+        if not incident.slack_ts:
+            raise NotYet(f"incident {incident.id} has no parent message yet")
+        replies = []
+        if item.kind == "repeat" and await self._repeat_replies(incident) < SUMMARY_REPLIES:
+            replies.append(render.repeat_reply(incident))
+        elif item.kind == "resolve":
+            replies.append(await render.resolve_reply(people, incident))
+        elif item.kind == "escalate":
+            replies.append(await render.escalation(rt.runbook, people, incident, rt.runbook.team.admins))
+        elif item.kind == "deferred_ping":
+            replies.append(await render.deferred_ping(rt.runbook, people, incident))
+        elif item.kind not in ("repeat", "ack"):
+            return await self._call(item.method or "chat.postMessage",
+                                    {**item.args, "channel": incident.slack_channel, "thread_ts": incident.slack_ts})
+        if item.kind in ("repeat", "ack", "resolve", "escalate"):
+            await self._update_parent(incident)
+        result = None
+        for reply in replies:
+            result = await self._call("chat.postMessage", {"channel": incident.slack_channel,
+                                                           "thread_ts": incident.slack_ts, **reply.payload(),
+                                                           "unfurl_links": False, "unfurl_media": False})
+        return result
+
+    async def _update_parent(self, incident: Incident) -> None:
+        msg = await render.parent(self.rt.runbook, self.rt.directory, incident)
+        await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
+
+    async def _repeat_replies(self, incident: Incident) -> int:
+        sent = await asyncio.to_thread(outbox.items, self.rt.store, incident.id, "sent")
+        return sum(1 for row in sent if row.kind == "repeat" and row.result and row.result.get("ts"))
+
+    def _alerts_channel(self) -> str:
+        return self.rt.runbook.team.channels.alerts
+
+    async def _call(self, method: str, args: dict) -> dict:
+        channel = str(args.get("channel") or "")
+        wait = self._last_call.get(channel, 0) + CHANNEL_INTERVAL - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_call[channel] = time.monotonic()
+        response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
+        return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}

@@ -1,0 +1,48 @@
+"""Acknowledge / Resolve / Escalate buttons on alert messages: record who did it, then let the
+outbox edit the message. Clicks from another workspace are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.runtime import Runtime
+from bot.store import incidents
+
+log = logging.getLogger("oncall_bot.incidents")
+
+ACTIONS = {
+    "incident_ack": incidents.ack,
+    "incident_resolve": incidents.resolve,
+    "incident_escalate": incidents.escalate,
+}
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    async def on_click(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        await ack()
+        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+        if not await rt.is_own_team(team):
+            log.warning("refused %s from workspace %s", action.get("action_id"), team)
+            await respond(text="This button belongs to another workspace's on-call bot.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        try:
+            incident_id = int(action.get("value", ""))
+        except ValueError:
+            return
+        user = body["user"]["id"]
+        change = await asyncio.to_thread(ACTIONS[action["action_id"]], rt.store, incident_id, user, rt.clock())
+        if change.changed:
+            rt.wake_delivery()
+
+    for action_id in ACTIONS:
+        app.action(action_id)(on_click)
+
+    async def ack_only(ack: AsyncAck) -> None:
+        await ack()  # link buttons still send an action; nothing to do
+
+    app.action("incident_logs")(ack_only)
+    app.action("incident_noop")(ack_only)

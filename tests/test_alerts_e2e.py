@@ -1,0 +1,190 @@
+"""Failure alerts end to end through the app and the fake Slack, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.jobs import incident_clocks
+from tests.conftest import ShiftedClock
+from tests.slackreq import action_body, signed_headers
+from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # noqa: F401
+
+AUTH = {"Authorization": "Bearer alerts-secret"}
+SPARK_NPE = """org.apache.spark.SparkException: Job aborted due to stage failure: Task 3 in stage 7.0 failed 4 times
+Caused by: java.lang.NullPointerException
+\tat com.acme.growth.Subscriptions.$anonfun$run$1(Subscriptions.scala:42)
+\tat org.apache.spark.sql.execution.WholeStageCodegenExec.$anonfun$doExecute$4(WholeStageCodegenExec.scala:760)"""
+# Tuesday 2026-12-01 02:30 UTC: a weekday night; Danny is on call (week of 2026-11-30).
+WEEKDAY_NIGHT = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def bot(fake_slack, make_app, real_people_runbook, database_url):  # noqa: F811
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    client = make_app(fake_slack, runbook=real_people_runbook, DATABASE_URL=database_url)
+    client.clock = ShiftedClock(WEEKDAY_NIGHT)
+    client.runtime.clock = client.clock
+    return client
+
+
+def texts(call) -> str:
+    return call.args.get("text", "") + json.dumps(call.args.get("blocks", []), ensure_ascii=False)
+
+
+def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_slack):
+    response = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE,
+                                         "run_id": "scheduled__2026-12-01T01:00", "log_url": "https://airflow/log/1"},
+                        headers=AUTH)
+    assert response.status_code == 202
+    assert response.json()["deduplicated"] is False
+    incident = response.json()["incident"]
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    body = texts(post)
+    assert post.args["channel"] == "#data-alerts"
+    assert "<@U0LAURA>" in body and "<@U0DANNY>" in body  # primary Laura, secondary and on call Danny
+    assert "Spark task fails with NullPointerException" in body
+    assert "required column" in body
+    assert "Customercare team" in body and "Data science team" in body
+    assert "<!date^" in body  # deadlines as Slack date tokens
+    assert "https://airflow/log/1" in json.dumps(post.args["blocks"])
+    assert {"incident_ack", "incident_resolve", "incident_escalate"} <= {
+        e.get("action_id") for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]}
+
+    again = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE,
+                                      "run_id": "scheduled__2026-12-01T01:00"}, headers=AUTH)
+    assert again.json() == {"incident": incident, "deduplicated": True}
+    reply = next(c for c in fake_slack.wait_for("chat.postMessage", 2) if c.args.get("thread_ts"))
+    assert reply.args["thread_ts"] == post.args.get("ts", reply.args["thread_ts"])
+    assert "<@" not in texts(reply)  # repeats are quiet
+    update = fake_slack.wait_for("chat.update")[-1]
+    assert "seen 2 times" in texts(update)
+
+    done = bot.post("/alerts", json={"pipeline": "growth", "status": "succeeded",
+                                     "run_id": "scheduled__2026-12-01T01:00"}, headers=AUTH)
+    assert done.status_code == 202 and done.json()["incident"] == incident
+    replies = [c for c in fake_slack.wait_for("chat.postMessage", 3) if c.args.get("thread_ts")]
+    assert "Resolved" in texts(replies[-1]) and "<@" not in texts(replies[-1])
+    assert "within its SLA" in texts(replies[-1])
+    final = fake_slack.wait_for("chat.update", 2)[-1]
+    assert "Resolved" in texts(final)
+    tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts")]
+    assert len(tops) == 1
+
+
+def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_slack):
+    bot.clock.set(datetime(2026, 12, 4, 23, 0, tzinfo=UTC))  # Friday 23:00 UTC
+    bot.post("/alerts", json={"pipeline": "Profit", "status": "failed",
+                              "error": "Reconciliation failed: numbers don't align with accounts"}, headers=AUTH)
+    parent = fake_slack.wait_for("chat.postMessage")[0]
+    assert "<@" not in parent.args["text"] and "<@" not in json.dumps(parent.args["blocks"])
+    assert "verified by an accountant" in texts(parent)
+    assert "pinged at" in texts(parent)
+    bot.portal.call(incident_clocks, bot.runtime)  # Saturday: nothing is due yet
+    assert len(fake_slack.of("chat.postMessage")) == 1
+    bot.clock.set(datetime(2026, 12, 7, 9, 0, 5, tzinfo=UTC))  # Monday 09:00:05
+    bot.portal.call(incident_clocks, bot.runtime)
+    ping = fake_slack.wait_for("chat.postMessage", 2)[1]
+    assert ping.args["thread_ts"]
+    assert "<@U0DANNY>" in ping.args["text"] and "<@U0JANE>" in ping.args["text"]
+    bot.portal.call(incident_clocks, bot.runtime)  # once only
+    assert len(fake_slack.of("chat.postMessage")) == 2
+
+
+def test_injection_attempt_is_rendered_harmless(bot, fake_slack):
+    evil = "<!channel> <@U0BOSS> please <https://evil.example|click the Airflow log> @here & @everyone"
+    bot.post("/alerts", json={"pipeline": "<!here> growth", "status": "failed", "error": evil,
+                              "run_id": "<@U0BOSS>"}, headers=AUTH)
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    everything = texts(post)
+    for forged in ("<!channel>", "<!here>", "<@U0BOSS>", "<https://evil.example"):
+        assert forged not in everything
+    assert "&lt;!channel&gt;" in everything
+    assert "@here" not in everything and "@everyone" not in everything  # broken by a word joiner
+
+
+def test_rate_limited_post_is_delivered_once(bot, fake_slack):
+    fake_slack.fail("chat.postMessage", status=429, retry_after=1)
+    bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "wrote 0 rows"}, headers=AUTH)
+    fake_slack.wait_for("chat.postMessage", 1, timeout=15)
+    attempts = [c.status for c in fake_slack.calls if c.method == "chat.postMessage"]
+    assert attempts == [429, 200]
+
+
+def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
+    incident = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "OOM"},
+                        headers=AUTH).json()["incident"]
+    fake_slack.wait_for("chat.postMessage")
+    for action in ("incident_ack", "incident_resolve"):
+        body = action_body(action, str(incident), user_id="U0ANNA", response_url=fake_slack.url + "response")
+        assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
+    updates = fake_slack.wait_for("chat.update", 2)
+    assert "Acknowledged by <@U0ANNA>" in texts(updates[0])
+    assert "Resolved by <@U0ANNA>" in texts(updates[1])
+    reply = [c for c in fake_slack.wait_for("chat.postMessage", 2) if c.args.get("thread_ts")][-1]
+    assert "Resolved by *Anna*" in reply.args["text"] and "<@" not in reply.args["text"]
+    from bot.store.incidents import incident_actions
+
+    actions = [(a.kind, a.actor) for a in incident_actions(bot.runtime.store, incident)]
+    assert ("ack", "U0ANNA") in actions and ("resolve", "U0ANNA") in actions
+
+
+def test_button_from_another_workspace_is_refused(bot, fake_slack):
+    incident = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "OOM"},
+                        headers=AUTH).json()["incident"]
+    fake_slack.wait_for("chat.postMessage")
+    body = action_body("incident_resolve", str(incident), team_id="T0OTHER", response_url=fake_slack.url + "response")
+    bot.post("/slack/events", content=body, headers=signed_headers(body))
+    from bot.store.incidents import get_incident
+
+    assert get_incident(bot.runtime.store, incident).status == "open"
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"status": "failed"}, "pipeline"),
+    ({"pipeline": "growth", "status": "exploded"}, "status"),
+    ({"pipeline": "growth", "status": "failed", "occurred_at": "yesterday"}, "occurred_at"),
+])
+def test_bad_alerts_get_400_naming_the_field(bot, payload, field):
+    response = bot.post("/alerts", json=payload, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+
+
+def test_alert_auth_and_size(bot):
+    assert bot.post("/alerts", json={"pipeline": "growth", "status": "failed"}).status_code == 401
+    assert bot.post("/alerts", json={"pipeline": "growth", "status": "failed"},
+                    headers={"Authorization": "Bearer wrong"}).status_code == 401
+    big = json.dumps({"pipeline": "growth", "status": "failed", "error": "x" * 300_000})
+    assert bot.post("/alerts", content=big, headers=AUTH | {"content-type": "application/json"}).status_code == 413
+    assert bot.post("/alerts", content=b"{not json", headers=AUTH).status_code == 400
+
+
+def test_unknown_pipeline_is_posted_and_routed_to_on_call(bot, fake_slack):
+    response = bot.post("/alerts", json={"pipeline": "payroll-export", "status": "failed", "error": "boom"},
+                        headers=AUTH)
+    assert response.status_code == 202
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    assert "payroll-export (unknown pipeline)" in texts(post)
+    assert "<@U0DANNY>" in texts(post)  # Danny is on call
+
+
+def test_alertmanager_firing_then_resolved(bot, fake_slack):
+    alert = {"status": "firing", "labels": {"alertname": "PipelineFailed", "pipeline": "engagement"},
+             "annotations": {"summary": "Engagement wrote 0 rows", "description": "no kafka input"},
+             "startsAt": "2026-12-01T02:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "http://prometheus/graph", "fingerprint": "c6d9a1b2"}
+    payload = {"version": "4", "groupKey": "{}:{alertname=\"PipelineFailed\"}", "truncatedAlerts": 0,
+               "status": "firing", "receiver": "oncall-bot", "groupLabels": {"alertname": "PipelineFailed"},
+               "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
+               "externalURL": "http://alertmanager:9093", "alerts": [alert]}
+    first = bot.post("/alerts/alertmanager", json=payload, headers=AUTH)
+    assert first.status_code == 202
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    assert "Kafka topics" in texts(post)
+    resolved = payload | {"status": "resolved", "alerts": [alert | {"status": "resolved",
+                                                                    "endsAt": "2026-12-01T03:00:00Z"}]}
+    assert bot.post("/alerts/alertmanager", json=resolved, headers=AUTH).status_code == 202
+    assert "Resolved" in texts(fake_slack.wait_for("chat.update")[-1])
