@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     p = command("ics", cmd_ics, "iCalendar of the coming shifts")
     p.add_argument("--weeks", type=int, default=12)
     p.add_argument("--from", dest="start", help="date or instant the calendar is centred on (default now)")
+    p = command("alert", cmd_alert, "send a test alert to a running bot's webhook")
+    p.add_argument("pipeline")
+    p.add_argument("--error", default="", help="error text (use - to read it from stdin)")
+    p.add_argument("--status", choices=["failed", "succeeded"], default="failed")
+    p.add_argument("--run-id")
+    p.add_argument("--log-url")
+    p.add_argument("--url", default=None, help="bot base URL (default http://127.0.0.1:$PORT)")
+    p.add_argument("--token", help="bearer token (default $ALERTS_TOKEN)")
     p = command("serve", cmd_serve, "run the bot: Slack app, alert webhooks, health and metrics")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, help="default: $PORT or 3000")
@@ -285,3 +293,30 @@ def cmd_manifest(args) -> int:
     rb = _load(args).runbook
     sys.stdout.write(manifest_yaml(rb.team.name, args.url, socket_mode=args.socket_mode))
     return 0
+
+
+def cmd_alert(args) -> int:
+    import os
+    import urllib.error
+    import urllib.request
+
+    base = args.url or f"http://127.0.0.1:{os.environ.get('PORT') or 3000}"
+    payload = {"pipeline": args.pipeline, "status": args.status,
+               "error": sys.stdin.read() if args.error == "-" else args.error,
+               "run_id": args.run_id, "log_url": args.log_url}
+    body = json.dumps({k: v for k, v in payload.items() if v}).encode()
+    request = urllib.request.Request(base.rstrip("/") + "/alerts", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    token = args.token or os.environ.get("ALERTS_TOKEN")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print(f"{response.status}: {response.read().decode()}")
+            return 0
+    except urllib.error.HTTPError as err:
+        print(f"{err.code}: {err.read().decode()}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as err:
+        print(f"cannot reach the bot at {base}: {err.reason}", file=sys.stderr)
+        return 1

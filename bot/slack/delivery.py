@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from datetime import timedelta
 
@@ -45,6 +46,7 @@ class Delivery:
 
     async def run(self) -> None:
         """Drain forever; woken early by `wake()` after an intake, else polls once a second."""
+        await asyncio.to_thread(release_dead_workers, self.rt.store)
         while not self._stopping:
             try:
                 sent = await self.drain_once()
@@ -149,4 +151,32 @@ class Delivery:
             await asyncio.sleep(wait)
         self._last_call[channel] = time.monotonic()
         response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
+        if response.get("channel") and response["channel"] != channel:
+            self._last_call[response["channel"]] = self._last_call[channel]  # "#name" and its ID are one channel
         return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}
+
+
+def release_dead_workers(store) -> list[str]:
+    """Rows leased by an earlier process on this host that is gone (killed, crashed) are freed at once;
+    rows of other hosts wait for their lease, since we cannot tell whether those workers live."""
+    host = outbox.WORKER.rsplit(":", 1)[0]
+    dead = []
+    for worker in outbox.claimed_by_workers(store, host + ":"):
+        pid = worker.rsplit(":", 1)[-1]
+        if worker == outbox.WORKER or not pid.isdigit() or _alive(int(pid)):
+            continue
+        outbox.release(store, worker)
+        dead.append(worker)
+    if dead:
+        log.warning("released outbox rows of stopped workers: %s", ", ".join(dead))
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -127,3 +127,18 @@ def backlog(db: Db, now: datetime) -> dict[str, int]:
             and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now))).scalar_one()
     return {"pending": counts.get("pending", 0), "due": due, "failed": counts.get("failed", 0),
             "sent": counts.get("sent", 0)}
+
+
+def claimed_by_workers(db: Db, prefix: str) -> set[str]:
+    """Workers (host:pid) holding leases on pending rows, among those whose name starts with `prefix`."""
+    with tx(db, read=True) as conn:
+        return set(conn.execute(select(outbox.c.claimed_by).distinct().where(
+            outbox.c.state == "pending", outbox.c.claimed_until.is_not(None),
+            outbox.c.claimed_by.startswith(prefix, autoescape=True))).scalars())
+
+
+def release(db: Db, worker: str) -> int:
+    """Hand back the rows a dead worker held, so a restart does not wait for their leases to run out."""
+    with tx(db) as conn:
+        return conn.execute(update(outbox).where(outbox.c.state == "pending", outbox.c.claimed_by == worker)
+                            .values(claimed_by=None, claimed_until=None)).rowcount

@@ -1,0 +1,62 @@
+"""Delivery guarantees: storms fold into one thread at Slack's pace, and a killed process loses nothing."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.conftest import ShiftedClock
+
+AUTH = {"Authorization": "Bearer alerts-secret"}
+
+
+def test_storm_makes_one_message_at_one_call_per_second_and_loses_nothing(fake_slack, make_app, database_url):
+    bot = make_app(fake_slack, DATABASE_URL=database_url)
+    bot.runtime.clock = ShiftedClock(datetime(2026, 12, 1, 2, 30, tzinfo=UTC))
+    alert = {"pipeline": "engagement", "status": "failed", "error": "java.lang.OutOfMemoryError", "run_id": "r1"}
+
+    def send(_):
+        return bot.post("/alerts", json=alert, headers=AUTH)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(send, range(200)))
+    assert all(r.status_code == 202 for r in responses)
+    incidents = {r.json()["incident"] for r in responses}
+    assert len(incidents) == 1
+    assert sum(not r.json()["deduplicated"] for r in responses) == 1
+    from bot.store.incidents import get_incident
+
+    assert get_incident(bot.runtime.store, incidents.pop()).alert_count == 200
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "seen 200 times" not in str(fake_slack.of("chat.update")[-1:]):
+        time.sleep(0.2)
+    assert "seen 200 times" in str(fake_slack.of("chat.update")[-1].args)
+    tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts")]
+    replies = [c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts")]
+    assert len(tops) == 1
+    assert len(replies) <= 3
+    calls = sorted(c.at for c in fake_slack.calls if c.method.startswith("chat."))
+    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    assert min(gaps) >= 0.9  # one call per second per channel (all go to the alerts channel)
+
+
+def test_killed_between_accepting_and_delivering_delivers_once_after_restart(fake_slack, serve):
+    fake_slack.fail("chat.postMessage", status=500, retry_after=None, times=1000)  # Slack is down
+    first = serve(fake_slack)
+    response = httpx.post(first.url + "/alerts", headers=AUTH,
+                          json={"pipeline": "growth", "status": "failed", "error": "NullPointerException"})
+    assert response.status_code == 202
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(c.method == "chat.postMessage" for c in fake_slack.calls):
+        time.sleep(0.05)
+    first.stop(kill=True)  # kill -9 while the alert is accepted but undelivered
+    fake_slack.failures.clear()  # Slack is back
+    second = serve(fake_slack)
+    posted = fake_slack.wait_for("chat.postMessage", 1, timeout=30)
+    time.sleep(1.5)
+    assert len(fake_slack.of("chat.postMessage")) == 1
+    assert "NullPointerException" in str(posted[0].args)
+    second.stop()
