@@ -196,11 +196,42 @@ def _v4_weekly_checks(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v5_swaps(conn: Connection) -> None:
+    for column in (Column("created_by_name", String(100)), Column("cancelled_by", String(100)),
+                   Column("cancelled_by_name", String(100)), Column("swap_id", Integer)):
+        _add_column(conn, "overrides", column)
+    meta = MetaData()
+    swaps = Table(
+        "swap_requests", meta,
+        Column("id", Integer, primary_key=True),
+        Column("rotation", String(100), nullable=False),
+        Column("requester", String(100), nullable=False),
+        Column("requester_id", String(100), nullable=False),
+        Column("start_at", UTCDateTime, nullable=False),
+        Column("end_at", UTCDateTime, nullable=False),
+        Column("note", Text, nullable=False, server_default=""),
+        Column("state", String(20), CheckConstraint("state IN ('open', 'accepted', 'cancelled', 'expired')",
+                                                    name="ck_swap_requests_state"), nullable=False),
+        Column("channel", String(100), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("accepted_by", String(100)),
+        Column("accepted_by_id", String(100)),
+        Column("accepted_at", UTCDateTime),
+        Column("cancelled_by", String(100)),
+        Column("cancelled_by_id", String(100)),
+        Column("cancelled_at", UTCDateTime),
+        Column("expired_at", UTCDateTime),
+    )
+    Index("ix_swap_requests_state_start", swaps.c.state, swaps.c.start_at)
+    meta.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "incidents, alert events, actions, outbox", _v1_core),
     Migration(2, "notifications (exactly-once scheduled messages), overrides", _v2_scheduled),
     Migration(3, "escalation and deferred-ping state on incidents; indexes for due scans", _v3_escalation),
     Migration(4, "weekly checks: who confirmed a pipeline's weekly check, and when", _v4_weekly_checks),
+    Migration(5, "swap requests; who cancelled an override, and the swap it came from", _v5_swaps),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -145,6 +145,11 @@ overrides = Table(
     Column("created_by", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("cancelled_at", UTCDateTime),
+    # v5
+    Column("created_by_name", String(100)),                   # runbook name of created_by (Slack user id)
+    Column("cancelled_by", String(100)),
+    Column("cancelled_by_name", String(100)),
+    Column("swap_id", Integer),                               # the accepted swap request it came from
 )
 
 weekly_checks = Table(
@@ -153,4 +158,27 @@ weekly_checks = Table(
     Column("due_at", UTCDateTime, primary_key=True),          # the check's occurrence (UTC)
     Column("checked_by", String(100), nullable=False),        # Slack user id
     Column("checked_at", UTCDateTime, nullable=False),
+)
+
+swap_requests = Table(
+    "swap_requests", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rotation", String(100), nullable=False),
+    Column("requester", String(100), nullable=False),         # runbook name
+    Column("requester_id", String(100), nullable=False),      # Slack user id
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("state", String(20), CheckConstraint("state IN ('open', 'accepted', 'cancelled', 'expired')",
+                                                name="ck_swap_requests_state"), nullable=False),
+    Column("channel", String(100), nullable=False),           # where the request was posted
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("accepted_by", String(100)),
+    Column("accepted_by_id", String(100)),
+    Column("accepted_at", UTCDateTime),
+    Column("cancelled_by", String(100)),
+    Column("cancelled_by_id", String(100)),
+    Column("cancelled_at", UTCDateTime),
+    Column("expired_at", UTCDateTime),
+    Index("ix_swap_requests_state_start", "state", "start_at"),
 )
