@@ -1,5 +1,12 @@
 """APScheduler as the alarm clock: jobs only call store-driven functions, so a missed tick is caught
-up on the next one and two replicas do each thing once (the store decides who does it)."""
+up on the next one and two replicas do each thing once (the store decides who does it).
+
+Jobs: `incident-clocks` (escalations, deferred pings) every 15 s; `scheduled-messages` (handoffs,
+reminders, SLA watch, deadlines, weekly checks) at start and every minute, which is the catch-up:
+a restart, a suspended host or a clock jump only delays what is due until the next tick; and
+`scheduled-alarm`, a one-off job re-set after each pass at the next due instant, so messages go
+out on the second rather than on the minute.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 log = logging.getLogger("oncall_bot.jobs")
 
 JOB_DEFAULTS = {"misfire_grace_time": 300, "coalesce": True, "max_instances": 1}
+TICK_SECONDS = 60
 
 
 async def incident_clocks(rt) -> None:
@@ -20,15 +28,46 @@ async def incident_clocks(rt) -> None:
     from bot.store.incidents import fire_deferred_pings
 
     now = rt.clock()
-    fired = await asyncio.to_thread(fire_deferred_pings, rt.store, now)
-    fired += await asyncio.to_thread(fire_due, rt.store, rt.runbook, now)
+    fired = await rt.db(fire_deferred_pings, now)
+    fired += await rt.db(fire_due, rt.runbook, now)
     if fired:
         rt.wake_delivery()
 
 
-def start_scheduler(rt) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+
+
+async def scheduled_messages(rt, scheduler: AsyncIOScheduler | None = None) -> None:
+    """One catch-up pass at rt.clock(); then the user group calls, and the alarm for the next due."""
+    from apscheduler.triggers.date import DateTrigger
+
+    from bot.jobs import usergroup
+    from bot.jobs.catchup import run_pass
+    from bot.jobs.core import DirectoryPeople
+
+    lock = rt.__dict__.setdefault("_scheduled_lock", asyncio.Lock())
+    async with lock:
+        await rt.directory.resolve(rt.runbook.people)
+        result = await asyncio.to_thread(run_pass, rt.store, rt.runbook, rt.clock(), DirectoryPeople(rt.directory))
+        for occ in result.calls:
+            await usergroup.sync(rt, occ)
+        if result.sent or result.calls:
+            rt.wake_delivery()
+        if result.sent or result.skipped:
+            log.info("scheduled messages: %d sent, %d skipped as stale", len(result.sent), len(result.skipped))
+    if scheduler is not None and result.next_due is not None:
+        scheduler.add_job(scheduled_messages, DateTrigger(run_date=result.next_due, timezone=UTC),
+                          args=[rt, scheduler], id="scheduled-alarm", replace_existing=True)
+
+
+def add_jobs(scheduler: AsyncIOScheduler, rt) -> None:
     scheduler.add_job(incident_clocks, "interval", seconds=15, args=[rt], id="incident-clocks",
                       next_run_time=rt.clock(), replace_existing=True)
+    scheduler.add_job(scheduled_messages, "interval", seconds=TICK_SECONDS, args=[rt, scheduler],
+                      id="scheduled-messages", next_run_time=rt.clock(), replace_existing=True)
+
+
+def start_scheduler(rt) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    add_jobs(scheduler, rt)
     scheduler.start()
     return scheduler

@@ -1,0 +1,113 @@
+"""The one pass every scheduled message goes through, at start, on each tick and at each alarm.
+
+It enumerates every rule's occurrences due in [now - window, now] (a handoff: while its shift is
+current), and for each one not yet done claims its key, then enqueues its message and marks the
+key sent (or skipped when stale) in the same transaction: a crash leaves neither, two replicas
+never both. One transaction per occurrence, so replicas do not deadlock on each other's keys.
+The same enumeration, looking ahead, gives the next due instant for the alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.jobs import checks, deadlines, handoff, reminders, sla
+from bot.jobs.core import Context, Occurrence, People, PlainPeople, Postpone, SKIPPED
+from bot.runbook.models import Runbook
+from bot.store import Store
+from bot.store.checks import checks_since
+from bot.store.clocks import delivered, incidents_for_runs, notification_states, successes_since
+from bot.store.incidents import list_incidents
+from bot.store.notifications import claim, finish
+from bot.store.overrides import active_overrides
+from bot.store.schema import notifications
+
+log = logging.getLogger("oncall_bot.jobs")
+
+WINDOW = timedelta(hours=48)        # how far back a pass looks for missed occurrences
+LOOKAHEAD = timedelta(hours=24)     # how far ahead it looks for the next alarm
+RULES = (handoff, reminders, sla, deadlines, checks)
+ACTS = {handoff.KIND: handoff.act, reminders.MEETING: reminders.act, reminders.SHIFT: reminders.act,
+        sla.KIND: sla.act, deadlines.CHASE: deadlines.act, deadlines.BREACH: deadlines.act,
+        deadlines.MONTH_END: deadlines.act, checks.CHECK: checks.act, checks.REMINDER: checks.act}
+CALLS = {handoff.USERGROUP}          # done outside the pass (a Slack call, not a message): claimed only
+
+
+@dataclass
+class PassResult:
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    postponed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    calls: list[Occurrence] = field(default_factory=list)   # claimed; the caller makes them and finishes
+    next_due: datetime | None = None
+    occurrences: int = 0
+
+
+EPOCH_KEY = "jobs:epoch"
+
+
+def epoch(store: Store, now: datetime) -> datetime:
+    """The first pass ever on this store (recorded by it): a fresh install owes nothing from before."""
+    query = select(notifications.c.due_at).where(notifications.c.key == EPOCH_KEY)
+    with store.reading() as conn:
+        first = conn.execute(query).scalar_one_or_none()
+    if first is None and claim(store, EPOCH_KEY, "epoch", now, now):
+        finish(store, EPOCH_KEY, "sent", now)
+        return now
+    with store.reading() as conn:
+        return first or conn.execute(query).scalar_one()
+
+
+def load_context(store: Store, runbook: Runbook, now: datetime, people: People, window: timedelta) -> Context:
+    first = epoch(store, now)
+    since = max(now - window, first)
+    back = since - timedelta(days=8)  # a reminder looks at its check a week back; runs start a day back
+    return Context(runbook=runbook, now=now, since=since, epoch=first, people=people,
+                   overrides=active_overrides(store, back), open_incidents=list_incidents(store, open_only=True),
+                   run_incidents=incidents_for_runs(store, back), successes=successes_since(store, back),
+                   checks=checks_since(store, back), states=notification_states(store, back),
+                   delivered=lambda key: delivered(store, key))
+
+
+def run_pass(store: Store, runbook: Runbook, now: datetime, people: People | None = None,
+             window: timedelta = WINDOW, lookahead: timedelta = LOOKAHEAD) -> PassResult:
+    ctx = load_context(store, runbook, now, people or PlainPeople(), window)
+    found = sorted((occ for rule in RULES for occ in rule.occurrences(ctx, ctx.since, now + lookahead)),
+                   key=lambda o: (o.due, o.kind, o.scope))
+    result = PassResult(occurrences=len(found))
+    for occ in found:
+        if occ.due > now:
+            result.next_due = occ.due if result.next_due is None else min(result.next_due, occ.due)
+            continue
+        if ctx.states.get(occ.key, ("",))[0] in ("sent", "skipped"):
+            continue
+        try:
+            _one(store, ctx, occ, result)
+        except Postpone as why:
+            result.postponed.append(occ.key)
+            log.info("postponed %s: %s", occ.key, why)
+        except Exception:
+            result.failed.append(occ.key)
+            log.exception("scheduled message %s failed; retried on the next pass", occ.key)
+    return result
+
+
+def _one(store: Store, ctx: Context, occ: Occurrence, result: PassResult) -> None:
+    with store.transaction() as conn:  # Postpone or any error rolls the claim back too
+        if not claim(conn, occ.key, occ.kind, occ.due, ctx.now, detail={"scope": occ.scope}):
+            return
+        if occ.stale_at is not None and ctx.now >= occ.stale_at:
+            finish(conn, occ.key, SKIPPED, ctx.now)
+            result.skipped.append(occ.key)
+            return
+        if occ.kind in CALLS:
+            result.calls.append(occ)
+            return
+        state = ACTS[occ.kind](ctx, occ, conn)
+        finish(conn, occ.key, state, ctx.now)
+        (result.sent if state == "sent" else result.skipped).append(occ.key)

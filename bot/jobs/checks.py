@@ -1,0 +1,79 @@
+"""The weekly check of pipelines nobody is on call for (the source's investors aggregate).
+
+- Check: every `on_call.weekly_check` day and time (team zone), a message in the on-call channel
+  mentioning the owners with a Checked button; the click records who and when (store.checks).
+  A late check is still posted until the next week's (stale 7 days after it was due).
+- Reminder: unchecked at the end of work hours of the check's day (or of the next working day when
+  the check comes after work hours or on a day off), one reply in the check's thread with the
+  button again. None if checked, or if the check itself only went out after that moment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from sqlalchemy import Connection
+
+from bot.domain.calendar import day_kind
+from bot.domain.timeutil import local_instant
+from bot.jobs.core import Context, Occurrence, Post, SKIPPED
+from bot.runbook.fields import WEEKDAYS
+from bot.slack.replies import clocks
+from bot.store.notifications import notification_key
+
+CHECK, REMINDER = "weekly_check", "check_reminder"
+WEEK = timedelta(days=7)
+
+
+def check_dues(ctx: Context, check, start: datetime, end: datetime) -> Iterator[datetime]:
+    day = start.astimezone(ctx.tz).date() - timedelta(days=1)
+    last = end.astimezone(ctx.tz).date()
+    while day <= last:
+        if WEEKDAYS[day.weekday()] == check.day:
+            due = local_instant(day, check.time, ctx.tz)
+            if start <= due <= end:
+                yield due
+        day += timedelta(days=1)
+
+
+def end_of_working_day(ctx: Context, at: datetime) -> datetime:
+    hours = ctx.runbook.team.work_hours
+    day = at.astimezone(ctx.tz).date()
+    for _ in range(400):
+        if day_kind(ctx.runbook, day) == "weekdays":
+            closing = local_instant(day, hours.end, ctx.tz)
+            if closing > at:
+                return closing
+        day += timedelta(days=1)
+    raise ValueError("no working day within 400 days: check team.work_hours and holidays")
+
+
+def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    for key, spec in ctx.runbook.pipelines.items():
+        check = spec.on_call.weekly_check if spec.on_call else None
+        if not check:
+            continue
+        for due in check_dues(ctx, check, start - WEEK, end):
+            if due >= start:
+                yield Occurrence(CHECK, key, due, due + WEEK, due)
+            remind = end_of_working_day(ctx, due)
+            if start <= remind <= end:
+                yield Occurrence(REMINDER, key, remind, due + WEEK, due)
+
+
+def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
+    due = occ.subject
+    channel = ctx.runbook.team.channels.oncall
+    if occ.kind == CHECK:
+        message = clocks.weekly_check(ctx.runbook, ctx.people, occ.scope, due, ctx.open_incidents)
+        return ctx.enqueue(conn, occ, [Post(channel, **message.payload())])
+    if (occ.scope, due) in ctx.checks:
+        return SKIPPED
+    check_key = notification_key(CHECK, occ.scope, due)
+    state, sent_at = ctx.states.get(check_key, (None, None))
+    if state != "sent" or sent_at is None or sent_at >= occ.due:
+        return SKIPPED  # the check was never posted, or went out late: this reminder would repeat it
+    parent_channel, parent_ts = ctx.delivered(f"{check_key}#0")
+    message = clocks.check_reminder(ctx.runbook, ctx.people, occ.scope, due)
+    return ctx.enqueue(conn, occ, [Post(parent_channel or channel, **message.payload(), thread_ts=parent_ts)])

@@ -1,0 +1,95 @@
+"""Fix deadlines of open incidents: chased before, marked breached at, and month-end reminders.
+
+- Chase: at `fix_by - lead` for each lead of `team.reminders.fix_deadline` (default 4h, 1h) that
+  falls after the incident opened; a reply in the incident thread mentioning the primary owner,
+  and the secondary too at the last lead. Stale once the deadline passes.
+- Breach: at `fix_by`, if still open: recorded on the incident (action `fix_breached`) and a reply
+  broadcast to the channel. Never stale.
+- Month end: for pipelines with `fix_by: end_of_month`, at work-hours start of the N-th working day
+  before the month ends (`team.reminders.month_end_working_days`), one message in the on-call
+  channel listing their open incidents due at that month end (none open: nothing is posted).
+Thread replies wait (are postponed) until the incident's parent message is posted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Connection
+
+from bot.domain.calendar import day_kind
+from bot.domain.timeutil import local_instant
+from bot.jobs.core import Context, Occurrence, Post, Postpone, SKIPPED
+from bot.runbook.fields import format_duration
+from bot.slack.replies import clocks
+from bot.store.incidents import record_action
+
+CHASE, BREACH, MONTH_END = "fix_chase", "fix_breach", "month_end"
+
+
+def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    leads = sorted(ctx.runbook.team.reminders.fix_deadline, reverse=True)
+    for incident in ctx.open_incidents:
+        if not incident.fix_by:
+            continue
+        for n, lead in enumerate(leads):
+            due = incident.fix_by - lead
+            if start <= due <= end and due >= incident.opened_at:
+                last = n == len(leads) - 1
+                yield Occurrence(CHASE, f"incident-{incident.id}/{format_duration(lead)}", due, incident.fix_by,
+                                 (incident, lead, last))
+        if start <= incident.fix_by <= end:
+            yield Occurrence(BREACH, f"incident-{incident.id}", incident.fix_by, None, incident)
+    yield from month_ends(ctx, start, end)
+
+
+def month_reminder(ctx: Context, month_end: datetime) -> datetime | None:
+    """Work-hours start of the N-th working day before `month_end` (the next month's first instant)."""
+    wanted = ctx.runbook.team.reminders.month_end_working_days
+    day = month_end.astimezone(ctx.tz).date()
+    for _ in range(62):
+        if not wanted:
+            break
+        day -= timedelta(days=1)
+        if day_kind(ctx.runbook, day) == "weekdays":
+            wanted -= 1
+            if wanted == 0:
+                return local_instant(day, ctx.runbook.team.work_hours.start, ctx.tz)
+    return None
+
+
+def month_ends(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    keys = [k for k, p in ctx.runbook.pipelines.items() if p.sla and p.sla.fix_by == "end_of_month"]
+    if not keys:
+        return
+    first = start.astimezone(ctx.tz).date().replace(day=1)
+    for months in range(0, 3):
+        month_end = local_instant(first + relativedelta(months=months + 1), datetime.min.time(), ctx.tz)
+        due = month_reminder(ctx, month_end)
+        if due and start <= due <= end:
+            for key in keys:
+                yield Occurrence(MONTH_END, key, due, month_end, month_end)
+
+
+def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
+    if occ.kind == MONTH_END:
+        month_end = occ.subject
+        due = [i for i in ctx.open_incidents if i.pipeline == occ.scope and i.fix_by and i.fix_by <= month_end]
+        if not due:
+            return SKIPPED
+        message = clocks.month_end(ctx.runbook, ctx.people, occ.scope, month_end, due)
+        return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())])
+    incident = occ.subject[0] if occ.kind == CHASE else occ.subject
+    if not incident.slack_ts:
+        raise Postpone(f"incident {incident.id} has no Slack thread yet")
+    if occ.kind == CHASE:
+        _, lead, last = occ.subject
+        message = clocks.fix_chase(ctx.runbook, ctx.people, incident, last)
+        post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts)
+    else:
+        record_action(conn, incident.id, "fix_breached", "bot", ctx.now, {"fix_by": incident.fix_by.isoformat()})
+        message = clocks.fix_breach(ctx.runbook, ctx.people, incident)
+        post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts, broadcast=True)
+    return ctx.enqueue(conn, occ, [post])

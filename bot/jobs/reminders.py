@@ -1,0 +1,57 @@
+"""Transition meeting reminders and personal pre-shift reminders.
+
+Meeting: at every handoff with an outgoing person, at handoff + `transition_meeting.offset`; outgoing
+and incoming each get a DM at each lead of `remind` (whole days counted on the local calendar). A
+reminder is stale once the meeting starts. Shift reminder: the person starting a shift gets a DM
+`shift_reminder` before it (stale once it starts); skipped when a meeting reminder reaches the same
+person at the same instant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from sqlalchemy import Connection
+
+from bot.jobs.core import Context, Occurrence, Post, before
+from bot.jobs.handoff import changes
+from bot.runbook.fields import format_duration
+from bot.slack.replies import scheduled
+
+MEETING, SHIFT = "meeting_reminder", "shift_reminder"
+
+
+def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    for rotation, spec in ctx.runbook.rotations.items():
+        meeting, lead = spec.transition_meeting, spec.shift_reminder
+        leads = meeting.remind if meeting else []
+        reach = max([*leads, lead or timedelta(0)]) + (abs(meeting.offset) if meeting else timedelta(0))
+        for prev, shift in changes(ctx, rotation, start, end + reach + timedelta(days=1)):
+            meeting_dues = set()
+            if meeting and prev:
+                at = shift.start + meeting.offset
+                for remind in leads:
+                    due = before(at, remind, ctx.tz)
+                    for person in dict.fromkeys((prev.person, shift.person)):
+                        if person == shift.person:
+                            meeting_dues.add(due)
+                        if start <= due <= end:
+                            yield Occurrence(MEETING, f"{rotation}/{person}/{format_duration(remind)}", due, at,
+                                             (rotation, person, prev, shift, at, meeting.duration))
+            if lead:
+                due = before(shift.start, lead, ctx.tz)
+                if start <= due <= end and due not in meeting_dues:
+                    yield Occurrence(SHIFT, f"{rotation}/{shift.person}", due, shift.start, (rotation, shift))
+
+
+def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
+    if occ.kind == MEETING:
+        rotation, person, prev, shift, at, duration = occ.subject
+        week = ctx.roster(rotation).shifts(shift.start, shift.start + timedelta(days=7))
+        message = scheduled.meeting_reminder(ctx.runbook, ctx.people, rotation, person, prev.person, shift, at,
+                                             duration, ctx.open_incidents, week)
+        return ctx.enqueue(conn, occ, [Post(ctx.dm(person), **message.payload())])
+    rotation, shift = occ.subject
+    message = scheduled.shift_reminder(ctx.runbook, ctx.people, rotation, shift)
+    return ctx.enqueue(conn, occ, [Post(ctx.dm(shift.person), **message.payload())])

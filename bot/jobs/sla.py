@@ -1,0 +1,87 @@
+"""SLA watch: a scheduled run with no success report by its data-ready time is a breach.
+
+For each day, the runs that must be ready by that day's `data_ready_by` (UTC) are the cron runs in
+the 24 h before it; the first of them starts the watch. At the deadline:
+- a success reported since that run (or an incident of the run resolved in time): nothing;
+- an open incident of the run: a breach reply in its thread, naming the downstream teams to tell
+  (postponed until the thread's parent is posted);
+- nothing at all: an SLA-breach incident opened through intake like a failure (same paging policy);
+  a later success resolves it and the incident records how late the data was.
+Breaches are never stale (within the catch-up window).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Iterator
+
+from sqlalchemy import Connection
+
+from bot.alerts.intake import receive
+from bot.alerts.model import Alert
+from bot.domain.lookup import find_pipeline
+from bot.domain.timeutil import iso
+from bot.jobs.core import Context, Occurrence, Post, Postpone, SENT, SKIPPED
+from bot.slack.replies import clocks
+
+KIND = "sla_breach"
+DAY = timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)
+def first_run(schedule: str, deadline: datetime) -> datetime | None:
+    """The first cron run in (deadline - 24 h, deadline], if any."""
+    from croniter import croniter
+
+    run = croniter(schedule, deadline - DAY).get_next(datetime).astimezone(UTC)
+    return run if run <= deadline else None
+
+
+def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    for key, spec in ctx.runbook.pipelines.items():
+        if not (spec.schedule and spec.sla and spec.sla.data_ready_by is not None):
+            continue
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            deadline = datetime.combine(day, spec.sla.data_ready_by, UTC)
+            day += DAY
+            run = first_run(spec.schedule, deadline) if start <= deadline <= end else None
+            if run and run >= ctx.epoch:  # a run before the bot's first pass may have reported unseen
+                yield Occurrence(KIND, key, deadline, None, run)
+
+
+def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> bool:
+    names = _names(ctx)
+    if any(names.get(raw) == pipeline and run <= at <= deadline for raw, at in ctx.successes):
+        return True
+    return any(i.pipeline == pipeline and run <= i.run_at <= deadline and i.status == "resolved"
+               and i.resolved_at and i.resolved_at <= deadline for i in ctx.run_incidents)
+
+
+def _names(ctx: Context) -> dict[str, str | None]:
+    cache = ctx.cache.setdefault("sla_names", {})
+    for raw, _ in ctx.successes:
+        if raw not in cache:
+            cache[raw] = find_pipeline(ctx.runbook, raw)
+    return cache
+
+
+def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
+    pipeline, run, deadline = occ.scope, occ.subject, occ.due
+    if _succeeded(ctx, pipeline, run, deadline):
+        return SKIPPED
+    spec = ctx.runbook.pipelines[pipeline]
+    current = next((i for i in ctx.run_incidents
+                    if i.pipeline == pipeline and run <= i.run_at <= deadline and i.is_open), None)
+    if current is None:
+        receive(conn, ctx.runbook, Alert(
+            source="sla", pipeline=pipeline, status="failed", occurred_at=deadline,
+            error=clocks.sla_error(spec, run, deadline),
+            raw={"sla_breach": True, "run_at": iso(run), "data_ready_by": iso(deadline)}), ctx.now)
+        return SENT
+    if not current.slack_ts:
+        raise Postpone(f"incident {current.id} has no Slack thread yet")
+    message = clocks.sla_breach_reply(ctx.runbook, ctx.people, spec, current, deadline)
+    return ctx.enqueue(conn, occ, [Post(current.slack_channel, **message.payload(), thread_ts=current.slack_ts,
+                                        broadcast=True)])

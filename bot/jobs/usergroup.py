@@ -1,0 +1,51 @@
+"""The on-call user group (e.g. @data-oncall) follows the incoming person at each handoff.
+
+A Slack call, not a message, so it is made here after the pass claimed it: success marks the key
+sent; a failure is said once in the on-call channel and the key is left to be retried after its
+lease, until the shift ends. The group is never emptied: with no Slack account for the incoming
+person, it keeps its members and the channel is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.jobs.core import Occurrence
+from bot.slack.replies import clocks
+from bot.store import outbox
+from bot.store.notifications import finish
+
+log = logging.getLogger("oncall_bot.jobs")
+
+
+async def sync(rt, occ: Occurrence) -> bool:
+    _, shift = occ.subject
+    group = rt.runbook.rotations[occ.scope].usergroup
+    await rt.directory.resolve([shift.person])
+    user = await rt.directory.slack_id(shift.person)
+    reason = None if user else f"{shift.person} has no Slack account the bot can find"
+    if user:
+        try:
+            await rt.client.usergroups_users_update(usergroup=group, users=[user])
+        except SlackApiError as err:
+            reason = f"Slack said {err.response.get('error')}"
+        except Exception as err:  # Slack unreachable: retried after the lease
+            reason = f"{type(err).__name__}: {err}"
+    now = rt.clock()
+    if reason is None:
+        await asyncio.to_thread(finish, rt.store, occ.key, "sent", now)
+        return True
+    log.warning("user group %s not updated: %s", group, reason)
+    message = clocks.usergroup_failed(group, shift.person, reason)
+    await asyncio.to_thread(_failed, rt, occ, message.payload(), now)
+    return False
+
+
+def _failed(rt, occ: Occurrence, payload: dict, now) -> None:
+    with rt.store.transaction() as conn:
+        outbox.enqueue(conn, kind="usergroup_failed", idempotency_key=f"{occ.key}#failed", now=now,
+                       method="chat.postMessage", channel=rt.runbook.team.channels.oncall, args=payload)
+        finish(conn, occ.key, "failed", now)

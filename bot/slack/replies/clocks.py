@@ -1,0 +1,125 @@
+"""Messages of the runbook's clocks: SLA breaches, fix-deadline chases, weekly checks, month end.
+
+Pure builders; the weekly check carries the Checked button (action `weekly_check`) whose value
+names the pipeline and the check's occurrence, so a click is recorded against the right week.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement
+
+from bot.domain.timeutil import iso
+from bot.runbook.models import Pipeline, Runbook
+from bot.slack.blocks import Message, bullet_list, context, header, message, section
+from bot.slack.replies.scheduled import incident_lines
+from bot.slack.text import date_token, escape
+from bot.store.records import Incident
+
+CHECK_ACTION = "weekly_check"
+
+
+def _utc(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _owners(spec: Pipeline | None) -> list[str]:
+    return [n for n in ((spec.owners.primary, spec.owners.secondary) if spec and spec.owners else ()) if n]
+
+
+def _name(runbook: Runbook, pipeline: str) -> str:
+    spec = runbook.pipelines.get(pipeline)
+    return spec.name if spec else pipeline
+
+
+def sla_error(spec: Pipeline, run: datetime, deadline: datetime) -> str:
+    """The synthetic alert text of a breach with no failure alert: shown like a failure's error."""
+    tell = f" Tell: {', '.join(spec.downstream)}." if spec.downstream else ""
+    return (f"SLA breach: no success report for the {_utc(run)} run by its data-ready time "
+            f"{_utc(deadline)} (no failure alert arrived either).{tell}")
+
+
+def sla_breach_reply(runbook: Runbook, people, spec: Pipeline, incident: Incident, deadline: datetime) -> Message:
+    tell = ", ".join(escape(t) for t in spec.downstream) or "nobody listed"
+    who = " ".join(people.mention(n) for n in _owners(spec))
+    blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} "
+                      f"and is not ready. {who}"),
+              context(f"Tell the downstream teams: {tell}")]
+    return message(f"SLA missed: {spec.name} data was due {_utc(deadline)}; tell {tell}", blocks)
+
+
+def fix_chase(runbook: Runbook, people, incident: Incident, last: bool) -> Message:
+    spec = runbook.pipelines.get(incident.pipeline)
+    owners = _owners(spec)
+    named = owners if last else owners[:1]
+    who = " ".join(people.mention(n) for n in named) or people.mention(incident.oncall)
+    blocks = [section(f":alarm_clock: Fix deadline {date_token(incident.fix_by)} is near and "
+                      f"{escape(_name(runbook, incident.pipeline))} #{incident.id} is still {incident.status}. {who}")]
+    return message(f"Fix deadline {_utc(incident.fix_by)} is near: {_name(runbook, incident.pipeline)} "
+                   f"#{incident.id} is still {incident.status}", blocks)
+
+
+def fix_breach(runbook: Runbook, people, incident: Incident) -> Message:
+    spec = runbook.pipelines.get(incident.pipeline)
+    who = " ".join(people.mention(n) for n in _owners(spec))
+    blocks = [section(f":red_circle: *Fix deadline missed*: {escape(_name(runbook, incident.pipeline))} "
+                      f"#{incident.id} was due fixed by {date_token(incident.fix_by)}. {who}")]
+    return message(f"Fix deadline missed: {_name(runbook, incident.pipeline)} #{incident.id} "
+                   f"was due {_utc(incident.fix_by)}", blocks)
+
+
+def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, incidents: list[Incident]) -> Message:
+    spec = runbook.pipelines.get(pipeline)
+    who = " ".join(people.mention(n) for n in _owners(spec))
+    blocks = [header(f"Month end: {_name(runbook, pipeline)}"),
+              section(f"{who} these incidents must be fixed before the month ends {date_token(month_end_at)} "
+                      f"(the management report):\n" + bullet_list(incident_lines(runbook, incidents)))]
+    return message(f"Month end {_utc(month_end_at)}: {len(incidents)} open {_name(runbook, pipeline)} "
+                   f"incident(s) to fix first", blocks)
+
+
+def check_value(pipeline: str, due: datetime) -> str:
+    return json.dumps({"pipeline": pipeline, "due": iso(due)}, separators=(",", ":"))
+
+
+def _button(pipeline: str, due: datetime) -> ActionsBlock:
+    return ActionsBlock(block_id="weekly_check", elements=[ButtonElement(
+        text="Checked", action_id=CHECK_ACTION, value=check_value(pipeline, due), style="primary")])
+
+
+def weekly_check(runbook: Runbook, people, pipeline: str, due: datetime, incidents: list[Incident]) -> Message:
+    spec = runbook.pipelines[pipeline]
+    who = " ".join(people.mention(n) for n in _owners(spec)) or "Team"
+    mine = [i for i in incidents if i.pipeline == pipeline]
+    blocks = [header(f"Weekly check: {spec.name}"),
+              section(f"{who}, please check *{escape(spec.name)}* this week: nobody is on call for it. "
+                      f"Click *Checked* when done."
+                      + (f"\nOpen incidents:\n{bullet_list(incident_lines(runbook, mine))}" if mine else "")),
+              _button(pipeline, due),
+              context(f"Week of {date_token(due, '{date_short_pretty}')}")]
+    return message(f"Weekly check of {spec.name}: please check the pipeline", blocks)
+
+
+def check_reminder(runbook: Runbook, people, pipeline: str, due: datetime) -> Message:
+    spec = runbook.pipelines[pipeline]
+    who = " ".join(people.mention(n) for n in _owners(spec)) or "Team"
+    blocks = [section(f"{who}, *{escape(spec.name)}* has not been checked yet this week."),
+              _button(pipeline, due)]
+    return message(f"Reminder: {spec.name} has not been checked this week", blocks)
+
+
+def checked(runbook: Runbook, pipeline: str, due: datetime, user_id: str, at: datetime) -> Message:
+    """The check message once confirmed: the button gives way to who and when."""
+    name = _name(runbook, pipeline)
+    blocks = [header(f"Weekly check: {name}"),
+              section(f":white_check_mark: Checked by <@{user_id}> {date_token(at)}."),
+              context(f"Week of {date_token(due, '{date_short_pretty}')}")]
+    return message(f"Weekly check of {name}: checked at {_utc(at)}", blocks)
+
+
+def usergroup_failed(usergroup: str, person: str, reason: str) -> Message:
+    text = (f"Could not point the user group <!subteam^{usergroup}> at {escape(person)}: {escape(reason)}. "
+            f"It still lists the previous on-call person.")
+    return message(f"Could not update the on-call user group: {reason}", [section(text)])

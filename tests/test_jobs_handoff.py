@@ -1,0 +1,167 @@
+"""Handoffs and rotation reminders, driven by explicit clocks: a year with restarts, DST, swaps,
+transition meetings, and two replicas on one database."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import threading
+from datetime import timedelta
+
+from bot.domain.rotation import Roster, runbook_overrides
+from bot.store.overrides import add_override
+from tests.helpers_runbook import source, source_with, runbook as runbook_from, team_runbook
+from tests.jobs_helpers import at, rows, tick
+from tests.store_fixtures import backend, make_store, store  # noqa: F401
+
+from bot.runbook import loads
+
+
+def handoff_dues(store) -> list:
+    return [r.idempotency_key.split(":", 2)[2].removesuffix("#0") for r in rows(store, "handoff")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL replicas: see the two-scheduler test
+def test_a_year_of_handoffs_with_restarts_sends_each_once(make_store, backend):
+    rb = team_runbook("UTC", start="2026-01-05")
+    rng = random.Random(5)
+    start, end = at(2026, 1, 1), at(2027, 1, 1)
+    store = make_store()
+    now, restarts = start, 0
+    while now < end:
+        if rng.random() < 0.3:  # a restart: a fresh store (engine, pool) over the same database
+            store = make_store(migrate=True)
+            restarts += 1
+        tick(store, rb, now)
+        now += timedelta(minutes=rng.randint(10, 60 * 70))  # up to ~3 days down at a time
+    tick(store, rb, end)
+    expected = [s.start for s in Roster(rb, "main").shifts(start, end) if s.start >= start]
+    got = rows(store, "handoff")
+    assert restarts > 20
+    assert [r.idempotency_key for r in got] == sorted({r.idempotency_key for r in got})  # each once, in order
+    assert len(got) == len(expected) == 52
+    for row, due in zip(got, expected):
+        assert row.created_at >= due and row.created_at < due + timedelta(days=7)  # late at worst, never stale
+        person = Roster(rb, "main").person_at(due)
+        assert f"→ {person}" in row.args["text"] or f"{person}, from" in row.args["text"]
+
+
+def test_berlin_handoff_stays_at_nine_local_across_dst(store):
+    rb = team_runbook("Europe/Berlin", start="2026-03-02")
+    tick(store, rb, at(2026, 3, 20))
+    tick(store, rb, at(2026, 3, 22, 12))
+    # Winter: 09:00 CET is 08:00Z. Summer (from 29 March): 09:00 CEST is 07:00Z.
+    assert not tick(store, rb, at(2026, 3, 23, 7, 59)).sent
+    assert tick(store, rb, at(2026, 3, 23, 8, 0)).sent == ["handoff:main:2026-03-23T08:00:00Z"]
+    # The personal reminder one local day before the 30 March shift: Sunday 09:00 CEST, on the DST day.
+    assert tick(store, rb, at(2026, 3, 29, 7, 0)).sent == ["shift_reminder:main/Ben:2026-03-29T07:00:00Z"]
+    assert not tick(store, rb, at(2026, 3, 30, 6, 59)).sent
+    assert tick(store, rb, at(2026, 3, 30, 7, 0)).sent == ["handoff:main:2026-03-30T07:00:00Z"]
+    # Autumn: back to 08:00Z after 25 October.
+    for day in (12, 19, 26):
+        tick(store, rb, at(2026, 10, day, 12))
+    assert handoff_dues(store)[-3:] == ["2026-10-12T07:00:00Z", "2026-10-19T07:00:00Z", "2026-10-26T08:00:00Z"]
+
+
+def test_handoff_only_when_the_person_changes(store):
+    # Ada covers Ben's whole week: no handoff on 12 January; one on the 19th, to Cy.
+    rb = team_runbook("UTC", start="2026-01-05",
+                      overrides="[{person: Ada, start: 2026-01-12T09:00, end: 2026-01-19T09:00, rotation: main}]")
+    for day in range(4, 21):
+        tick(store, rb, at(2026, 1, day, 12))
+    assert handoff_dues(store) == ["2026-01-05T09:00:00Z", "2026-01-19T09:00:00Z"]
+    assert "Ada → Cy" in rows(store, "handoff")[-1].args["text"]
+
+
+def test_a_swap_made_in_slack_is_a_handoff_at_its_start_and_end(store):
+    rb = team_runbook("UTC", start="2026-01-05")
+    tick(store, rb, at(2026, 1, 5, 10))
+    add_override(store, rotation="main", person="Cy", start=at(2026, 1, 7, 9), end=at(2026, 1, 8, 9),
+                 created_by="U1", now=at(2026, 1, 6))
+    for hour in range(0, 72, 3):
+        tick(store, rb, at(2026, 1, 6) + timedelta(hours=hour))
+    texts = [r.args["text"] for r in rows(store, "handoff")]
+    assert handoff_dues(store) == ["2026-01-05T09:00:00Z", "2026-01-07T09:00:00Z", "2026-01-08T09:00:00Z"]
+    assert "Ada → Cy" in texts[1] and "Cy → Ada" in texts[2]
+    assert any("covers" in b["text"]["text"] for b in rows(store, "handoff")[1].args["blocks"]
+               if b["type"] == "section")
+
+
+def test_handoff_message_shows_the_week_paging_incidents_and_weekly_checks(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 22, 12))
+    tick(store, rb, at(2026, 11, 23, 9))
+    row = rows(store, "handoff")[-1]
+    assert row.channel == "#data-oncall"
+    body = "\n".join(b["text"]["text"] for b in row.args["blocks"] if b["type"] == "section")
+    assert "*Laura* hands over to *Jane*" in body
+    assert "Thanksgiving" in body                                   # Thu 26 Nov: a holiday
+    assert "(Thanksgiving Day): *Jane* · pages for Engagement" in body  # Growth does not page on holidays
+    assert "(weekend): *Jane* · pages for Growth, Engagement" in body
+    assert "Aggregate data for investors*: no on-call" in body and "every Mon 10:00" in body
+
+
+def test_transition_meeting_reminders_go_to_outgoing_and_incoming_until_the_meeting(store):
+    rb = source()  # meeting at the handoff (offset 0m), reminders 1d and 15m before
+    tick(store, rb, at(2026, 11, 14))
+    tick(store, rb, at(2026, 11, 15, 9))
+    day_before = {r.idempotency_key for r in rows(store, "meeting_reminder")}
+    assert day_before == {"meeting_reminder:data-engineering/Anna/1d:2026-11-15T09:00:00Z#0",
+                          "meeting_reminder:data-engineering/Laura/1d:2026-11-15T09:00:00Z#0"}
+    text = rows(store, "meeting_reminder")[0].args
+    assert f"<!date^{int(at(2026, 11, 16, 9).timestamp())}^" in text["blocks"][0]["text"]["text"]     # the meeting, 16 Nov 09:00Z
+    assert "Agenda" in text["blocks"][1]["text"]["text"]
+    # The bot is down from 08:40 to 09:10: the 15-minute reminders are stale, recorded as skipped.
+    result = tick(store, rb, at(2026, 11, 16, 9, 10))
+    assert sorted(k for k in result.skipped if k.startswith("meeting")) == [
+        "meeting_reminder:data-engineering/Anna/15m:2026-11-16T08:45:00Z",
+                                      "meeting_reminder:data-engineering/Laura/15m:2026-11-16T08:45:00Z"]
+    assert [k for k in result.sent if k.startswith("handoff")] == ["handoff:data-engineering:2026-11-16T09:00:00Z"]
+    # No separate shift reminder for Laura: the day-before meeting reminder told her.
+    assert not [r for r in rows(store, "shift_reminder") if "Laura" in r.idempotency_key]
+
+
+def test_meeting_offset_and_leads_come_from_the_runbook(store):
+    rb = loads(source_with("transition_meeting: {duration: 30m, offset: 0m, remind: [1d, 15m]}",
+                           "transition_meeting: {duration: 45m, offset: -30m, remind: [2h]}"), "<t>").runbook
+    tick(store, rb, at(2026, 11, 16, 6))
+    result = tick(store, rb, at(2026, 11, 16, 6, 30))
+    assert sorted(k for k in result.sent if k.startswith("meeting")) == [
+        "meeting_reminder:data-engineering/Anna/2h:2026-11-16T06:30:00Z",
+                                   "meeting_reminder:data-engineering/Laura/2h:2026-11-16T06:30:00Z"]
+    assert "(45m)" in rows(store, "meeting_reminder")[0].args["blocks"][0]["text"]["text"]
+
+
+def test_a_fresh_install_owes_nothing_from_before_its_first_pass(store):
+    result = tick(store, source(), at(2026, 11, 12, 12))
+    assert result.sent + result.skipped == ["handoff:data-engineering:2026-11-09T09:00:00Z"]  # the current shift, announced
+
+
+def test_two_schedulers_on_one_database_send_each_message_once(make_store):
+    rb = source()
+    first, second = make_store(), make_store()
+    tick(first, rb, at(2026, 11, 1))
+    moments = [at(2026, 11, 2) + timedelta(minutes=30 * i) for i in range(36)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def replica(store):
+        try:
+            for now in moments:
+                barrier.wait()
+                tick(store, rb, now)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+            barrier.abort()
+
+    threads = [threading.Thread(target=replica, args=(s,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    keys = [r.idempotency_key for r in rows(first)]
+    assert len(keys) == len(set(keys))
+    kinds = sorted(r.kind for r in rows(first))
+    assert kinds.count("handoff") == 1 and kinds.count("weekly_check") == 1 and kinds.count("open") == 6  # 2 SLA days x 3 pipelines
