@@ -1,0 +1,143 @@
+"""Runbook clocks with explicit instants: SLA breaches with and without alerts, fix deadlines chased
+and breached, and the month-end reminder. What is checked is what users see: outbox rows and incidents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.alerts.intake import receive
+from bot.alerts.model import Alert
+from bot.store.incidents import incident_actions, list_incidents, resolve
+from tests.helpers_runbook import source
+from tests.jobs_helpers import at, deliver, rows, tick
+from tests.store_fixtures import backend, make_store, store  # noqa: F401
+
+
+def alert(pipeline, status, when, error=None):
+    return Alert(source="generic", pipeline=pipeline, status=status, occurred_at=when, error=error)
+
+
+def start(store):
+    tick(store, source(), at(2026, 11, 10, 0, 30))  # the bot's first pass: before the night's runs
+
+
+def test_sla_breach_with_no_alert_at_all_opens_an_incident_naming_the_downstream_team(store):
+    rb = source()
+    start(store)
+    tick(store, rb, at(2026, 11, 10, 3, 59))
+    assert [i.pipeline for i in list_incidents(store)] == ["profit"]  # due 03:00; growth not yet
+    result = tick(store, rb, at(2026, 11, 10, 4, 0))
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent
+    growth = [i for i in list_incidents(store) if i.pipeline == "growth"]
+    assert len(growth) == 1 and growth[0].status == "open"
+    assert growth[0].data_ready_by == at(2026, 11, 10, 4) and growth[0].run_at == at(2026, 11, 10, 1)
+    assert "SLA breach" in growth[0].error and "Data science team" in growth[0].error
+    assert [r.kind for r in rows(store) if r.incident_id == growth[0].id] == ["open"]
+    # Passes later on, and after a restart, do not breach it twice.
+    tick(store, rb, at(2026, 11, 10, 4, 1))
+    tick(store, rb, at(2026, 11, 10, 12))
+    assert len([i for i in list_incidents(store) if i.pipeline == "growth"]) == 1
+
+
+def test_a_success_before_the_deadline_prevents_the_breach(store):
+    rb = source()
+    start(store)
+    receive(store, rb, alert("Growth", "succeeded", at(2026, 11, 10, 3, 20)), at(2026, 11, 10, 3, 20))
+    result = tick(store, rb, at(2026, 11, 10, 4, 0))
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.skipped
+    assert [i.pipeline for i in list_incidents(store)] == ["profit"]  # profit reported nothing by 03:00
+
+
+def test_a_success_after_the_breach_resolves_it_late(store):
+    rb = source()
+    start(store)
+    tick(store, rb, at(2026, 11, 10, 5, 0))
+    receive(store, rb, alert("engagement", "succeeded", at(2026, 11, 10, 5, 40)), at(2026, 11, 10, 5, 41))
+    engagement = next(i for i in list_incidents(store) if i.pipeline == "engagement")
+    assert engagement.status == "resolved" and engagement.sla_met is False
+    assert engagement.resolved_at - engagement.data_ready_by == timedelta(minutes=40)
+
+
+def test_breach_of_a_failed_run_is_a_reply_in_its_thread_once_the_thread_exists(store):
+    rb = source()
+    start(store)
+    receive(store, rb, alert("growth", "failed", at(2026, 11, 10, 1, 30), "NullPointerException"),
+            at(2026, 11, 10, 1, 30))
+    deliver(store, at(2026, 11, 10, 1, 31))  # Slack took the alert: its thread exists
+    result = tick(store, rb, at(2026, 11, 10, 4, 0))
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent
+    growth = next(i for i in list_incidents(store) if i.pipeline == "growth")
+    reply = rows(store, "sla_breach")[-1]
+    assert reply.args["thread_ts"] == growth.slack_ts and reply.args["reply_broadcast"] is True
+    assert "Data science team" in reply.args["text"]
+    assert len([i for i in list_incidents(store) if i.pipeline == "growth"]) == 1
+
+
+def test_breach_waits_for_an_undelivered_parent(store):
+    from bot.jobs.catchup import run_pass
+
+    rb = source()
+    start(store)
+    receive(store, rb, alert("growth", "failed", at(2026, 11, 10, 3, 59)), at(2026, 11, 10, 3, 59))
+    result = run_pass(store, rb, at(2026, 11, 10, 4, 0))  # Slack has not taken the alert yet
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.postponed
+    deliver(store, at(2026, 11, 10, 4, 0))
+    result = run_pass(store, rb, at(2026, 11, 10, 4, 1))
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent
+
+
+def test_fix_deadline_chased_then_breached(store):
+    rb = source()
+    start(store)
+    receive(store, rb, alert("growth", "failed", at(2026, 11, 10, 1, 30), "NullPointerException"),
+            at(2026, 11, 10, 1, 30))
+    receive(store, rb, alert("growth", "succeeded", at(2026, 11, 10, 3)), at(2026, 11, 10, 3))  # SLA met...
+    receive(store, rb, alert("growth", "failed", at(2026, 11, 10, 6), "NullPointerException"),
+            at(2026, 11, 10, 6))  # ...then it failed again: a new incident, fix by midnight
+    growth = [i for i in list_incidents(store, open_only=True) if i.pipeline == "growth"][0]
+    assert growth.fix_by == at(2026, 11, 11)
+    for hour in range(6, 25):
+        tick(store, rb, at(2026, 11, 10) + timedelta(hours=hour))
+    growth = next(i for i in list_incidents(store) if i.id == growth.id)
+    chases = [r for r in rows(store, "fix_chase") if f"incident-{growth.id}/" in r.idempotency_key]
+    assert [r.created_at for r in chases] == [at(2026, 11, 10, 20), at(2026, 11, 10, 23)]
+    assert "*Laura*" in chases[0].args["text"] + str(chases[0].args["blocks"])
+    assert "*Danny*" not in str(chases[0].args["blocks"]) and "*Danny*" in str(chases[1].args["blocks"])
+    assert all(r.args["thread_ts"] == growth.slack_ts for r in chases)
+    breach = [r for r in rows(store, "fix_breach") if f"incident-{growth.id}:" in r.idempotency_key]
+    assert len(breach) == 1 and breach[0].created_at == at(2026, 11, 11) and breach[0].args["reply_broadcast"]
+    assert "fix_breached" in [a.kind for a in incident_actions(store, growth.id)]
+
+
+def test_a_resolved_incident_is_not_chased(store):
+    rb = source()
+    start(store)
+    result = receive(store, rb, alert("engagement", "failed", at(2026, 11, 10, 2), "0 rows"), at(2026, 11, 10, 2))
+    resolve(store, result.incident_id, "U1", at(2026, 11, 10, 19))
+    for hour in range(19, 26):
+        tick(store, rb, at(2026, 11, 10) + timedelta(hours=hour))
+    assert not rows(store, "fix_chase") or all(f"incident-{result.incident_id}/" not in r.idempotency_key
+                                               for r in rows(store, "fix_chase"))
+    assert all(f"incident-{result.incident_id}:" not in r.idempotency_key for r in rows(store, "fix_breach"))
+
+
+def test_month_end_reminds_open_investor_incidents_a_few_working_days_before(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 19))
+    receive(store, rb, alert("investors", "failed", at(2026, 11, 20, 9), "division by zero"), at(2026, 11, 20, 9))
+    for day in range(20, 31):
+        for hour in (8, 9, 10):
+            tick(store, rb, at(2026, 11, day, hour))
+    reminders = rows(store, "month_end")
+    # Back from 1 December: Mon 30 (1), Fri 27 (2), Thanksgiving skipped, Wed 25 (3), at 09:00 work start.
+    assert [r.idempotency_key for r in reminders] == ["month_end:investors:2026-11-25T09:00:00Z#0"]
+    assert reminders[0].channel == "#data-oncall" and "*Jane*" in str(reminders[0].args["blocks"])
+    assert "management report" in str(reminders[0].args["blocks"])
+
+
+def test_no_month_end_message_without_open_incidents(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 24))
+    result = tick(store, rb, at(2026, 11, 25, 9))
+    assert "month_end:investors:2026-11-25T09:00:00Z" in result.skipped
+    assert not rows(store, "month_end")
