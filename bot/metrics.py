@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -17,5 +17,7 @@ class Metrics:
                                    ["method"], registry=self.registry)
         self.alerts = Counter("oncall_alerts", "Alerts accepted by source, status and whether they repeated an open incident",
                               ["source", "status", "kind"], registry=self.registry)
+        self.outbox = Gauge("oncall_outbox_rows", "Slack deliveries in the outbox by state (due: pending and due now)",
+                            ["state"], registry=self.registry)
         self.slack_errors = Counter("oncall_slack_api_errors", "Slack Web API errors by method and error code",
                                     ["method", "error"], registry=self.registry)

@@ -6,10 +6,13 @@ Handlers read the clock here, at the edge; the domain below always gets `now` as
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Awaitable, Callable, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,6 +24,10 @@ from bot.slack.people import Directory
 from bot.store import Store
 
 log = logging.getLogger("oncall_bot")
+
+OVERRIDES_TTL = 30.0                     # seconds another replica's change may take to show here
+OVERRIDES_HISTORY = timedelta(weeks=5)   # ended overrides still shown (the calendar reaches 4 weeks back)
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -41,6 +48,9 @@ class Runtime:
     delivery: Any = None  # the outbox worker, once started (bot.slack.delivery.Delivery)
     _tasks: set = field(default_factory=set)
     _team_id: str | None = None
+    _overrides: list = field(default_factory=list)
+    _overrides_at: float = float("-inf")
+    _executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def build(cls, settings: Settings, runbook: Runbook, runbook_path: str) -> "Runtime":
@@ -50,10 +60,22 @@ class Runtime:
         store = Store(settings.database_url)
         return cls(settings, runbook, runbook_path, client, Directory(runbook, client), metrics, health, store)
 
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store function off the event loop: `await rt.db(fn, a, b)` calls fn(store, a, b).
+
+        SQLite admits one writer at a time, and threads queued on its lock sleep in its busy handler,
+        so on SQLite all store work goes through one thread; PostgreSQL gets a small pool.
+        """
+        if self._executor is None:
+            workers = 1 if self.store.dialect == "sqlite" else 8
+            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, self.store, *args))
+
     async def database_status(self) -> dict:
         shown = self.store.engine.url.render_as_string(hide_password=True)
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.version), timeout=3)
+            await asyncio.wait_for(asyncio.to_thread(self.store.version), timeout=3)  # not queued behind writes
         except Exception as err:
             return {"reachable": False, "url": shown, "error": f"{type(err).__name__}: {str(err)[:200]}"}
         return {"reachable": True, "url": shown}
@@ -87,5 +109,21 @@ class Runtime:
             self.delivery.wake()
 
     def overrides(self) -> list:
-        """Overrides beyond the runbook's own (swaps made in Slack live in the store)."""
-        return []
+        """Overrides beyond the runbook's own (swaps and overrides made in Slack live in the store).
+
+        Cached: /oncall answers in about a millisecond, so it must not query per request. This process
+        refreshes after each change it makes; other replicas' changes show within OVERRIDES_TTL.
+        """
+        if time.monotonic() - self._overrides_at > OVERRIDES_TTL:
+            self.refresh_overrides()
+        return self._overrides
+
+    def refresh_overrides(self) -> list:
+        from bot.store.overrides import active_overrides
+
+        try:
+            self._overrides = active_overrides(self.store, self.clock() - OVERRIDES_HISTORY)
+        except Exception as err:  # the database is away: keep the last list, try again after the TTL
+            log.warning("cannot read overrides, keeping %d cached: %s", len(self._overrides), err)
+        self._overrides_at = time.monotonic()
+        return self._overrides

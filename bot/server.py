@@ -95,6 +95,13 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
 
     @measured(rt, "/metrics")
     async def metrics(request: Request) -> Response:
+        from bot.store.outbox import backlog
+
+        try:
+            for state, count in (await rt.db(backlog, rt.clock())).items():
+                rt.metrics.outbox.labels(state).set(count)
+        except Exception as err:  # metrics must answer even when the database does not
+            log.warning("outbox backlog unavailable: %s", err)
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @measured(rt, "/oncall.ics")

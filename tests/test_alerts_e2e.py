@@ -34,6 +34,52 @@ def texts(call) -> str:
     return call.args.get("text", "") + json.dumps(call.args.get("blocks", []), ensure_ascii=False)
 
 
+def parent_of(fake_slack, marker: str, timeout: float = 10):
+    """The incident's top-level message (scheduled messages may share the fake Slack)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for call in fake_slack.of("chat.postMessage"):
+            if not call.args.get("thread_ts") and marker in texts(call):
+                return call
+        time.sleep(0.02)
+    raise AssertionError(f"no top-level message with {marker!r}")
+
+
+def thread(fake_slack, parent, count: int, timeout: float = 10) -> list:
+    """Replies in the parent's thread, waiting until there are `count`."""
+    import time
+
+    ts = fake_slack_ts(fake_slack, parent)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = [c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts") == ts]
+        if len(replies) >= count:
+            return replies
+        time.sleep(0.02)
+    raise AssertionError(f"expected {count} replies in thread {ts}")
+
+
+def updates(fake_slack, parent, count: int, timeout: float = 10) -> list:
+    import time
+
+    ts = fake_slack_ts(fake_slack, parent)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [c for c in fake_slack.of("chat.update") if c.args.get("ts") == ts]
+        if len(found) >= count:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"expected {count} updates of {ts}")
+
+
+def fake_slack_ts(fake_slack, parent) -> str:
+    """The ts the fake Slack gave the parent: the n-th postMessage got 1800000000+n."""
+    index = [c for c in fake_slack.calls if c.method == "chat.postMessage" and c.status == 200].index(parent)
+    return f"{1_800_000_000 + index + 1}.000100"
+
+
 def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_slack):
     response = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE,
                                          "run_id": "scheduled__2026-12-01T01:00", "log_url": "https://airflow/log/1"},
@@ -41,7 +87,7 @@ def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_s
     assert response.status_code == 202
     assert response.json()["deduplicated"] is False
     incident = response.json()["incident"]
-    post = fake_slack.wait_for("chat.postMessage")[0]
+    post = parent_of(fake_slack, "Growth failed")
     body = texts(post)
     assert post.args["channel"] == "#data-alerts"
     assert "<@U0LAURA>" in body and "<@U0DANNY>" in body  # primary Laura, secondary and on call Danny
@@ -56,21 +102,18 @@ def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_s
     again = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE,
                                       "run_id": "scheduled__2026-12-01T01:00"}, headers=AUTH)
     assert again.json() == {"incident": incident, "deduplicated": True}
-    reply = next(c for c in fake_slack.wait_for("chat.postMessage", 2) if c.args.get("thread_ts"))
-    assert reply.args["thread_ts"] == post.args.get("ts", reply.args["thread_ts"])
+    reply = thread(fake_slack, post, 1)[0]
     assert "<@" not in texts(reply)  # repeats are quiet
-    update = fake_slack.wait_for("chat.update")[-1]
-    assert "seen 2 times" in texts(update)
+    assert "seen 2 times" in texts(updates(fake_slack, post, 1)[-1])
 
     done = bot.post("/alerts", json={"pipeline": "growth", "status": "succeeded",
                                      "run_id": "scheduled__2026-12-01T01:00"}, headers=AUTH)
     assert done.status_code == 202 and done.json()["incident"] == incident
-    replies = [c for c in fake_slack.wait_for("chat.postMessage", 3) if c.args.get("thread_ts")]
+    replies = thread(fake_slack, post, 2)
     assert "Resolved" in texts(replies[-1]) and "<@" not in texts(replies[-1])
     assert "within its SLA" in texts(replies[-1])
-    final = fake_slack.wait_for("chat.update", 2)[-1]
-    assert "Resolved" in texts(final)
-    tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts")]
+    assert "Resolved" in texts(updates(fake_slack, post, 2)[-1])
+    tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts") and "Growth failed" in texts(c)]
     assert len(tops) == 1
 
 
@@ -78,26 +121,30 @@ def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_
     bot.clock.set(datetime(2026, 12, 4, 23, 0, tzinfo=UTC))  # Friday 23:00 UTC
     bot.post("/alerts", json={"pipeline": "Profit", "status": "failed",
                               "error": "Reconciliation failed: numbers don't align with accounts"}, headers=AUTH)
-    parent = fake_slack.wait_for("chat.postMessage")[0]
+    parent = parent_of(fake_slack, "Profit failed")
     assert "<@" not in parent.args["text"] and "<@" not in json.dumps(parent.args["blocks"])
     assert "verified by an accountant" in texts(parent)
     assert "pinged at" in texts(parent)
     bot.portal.call(incident_clocks, bot.runtime)  # Saturday: nothing is due yet
-    assert len(fake_slack.of("chat.postMessage")) == 1
+    import time
+
+    time.sleep(0.5)
+    ts = fake_slack_ts(fake_slack, parent)
+    assert not [c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts") == ts]
     bot.clock.set(datetime(2026, 12, 7, 9, 0, 5, tzinfo=UTC))  # Monday 09:00:05
     bot.portal.call(incident_clocks, bot.runtime)
-    ping = fake_slack.wait_for("chat.postMessage", 2)[1]
-    assert ping.args["thread_ts"]
+    ping = thread(fake_slack, parent, 1)[0]
     assert "<@U0DANNY>" in ping.args["text"] and "<@U0JANE>" in ping.args["text"]
     bot.portal.call(incident_clocks, bot.runtime)  # once only
-    assert len(fake_slack.of("chat.postMessage")) == 2
+    time.sleep(0.5)
+    assert len([c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts") == ts]) == 1
 
 
 def test_injection_attempt_is_rendered_harmless(bot, fake_slack):
     evil = "<!channel> <@U0BOSS> please <https://evil.example|click the Airflow log> @here & @everyone"
     bot.post("/alerts", json={"pipeline": "<!here> growth", "status": "failed", "error": evil,
                               "run_id": "<@U0BOSS>"}, headers=AUTH)
-    post = fake_slack.wait_for("chat.postMessage")[0]
+    post = parent_of(fake_slack, "unknown pipeline")
     everything = texts(post)
     for forged in ("<!channel>", "<!here>", "<@U0BOSS>", "<https://evil.example"):
         assert forged not in everything
@@ -108,22 +155,27 @@ def test_injection_attempt_is_rendered_harmless(bot, fake_slack):
 def test_rate_limited_post_is_delivered_once(bot, fake_slack):
     fake_slack.fail("chat.postMessage", status=429, retry_after=1)
     bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "wrote 0 rows"}, headers=AUTH)
-    fake_slack.wait_for("chat.postMessage", 1, timeout=15)
+    parent_of(fake_slack, "Engagement failed", timeout=15)
     attempts = [c.status for c in fake_slack.calls if c.method == "chat.postMessage"]
-    assert attempts == [429, 200]
+    assert attempts[0] == 429
+    tops = [c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)]
+    assert len(tops) == 1
 
 
 def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
     incident = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "OOM"},
                         headers=AUTH).json()["incident"]
-    fake_slack.wait_for("chat.postMessage")
-    for action in ("incident_ack", "incident_resolve"):
+    parent = parent_of(fake_slack, "Engagement failed")
+
+    def click(action):
         body = action_body(action, str(incident), user_id="U0ANNA", response_url=fake_slack.url + "response")
         assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
-    updates = fake_slack.wait_for("chat.update", 2)
-    assert "Acknowledged by <@U0ANNA>" in texts(updates[0])
-    assert "Resolved by <@U0ANNA>" in texts(updates[1])
-    reply = [c for c in fake_slack.wait_for("chat.postMessage", 2) if c.args.get("thread_ts")][-1]
+
+    click("incident_ack")
+    assert "Acknowledged by <@U0ANNA>" in texts(updates(fake_slack, parent, 1)[-1])
+    click("incident_resolve")
+    assert "Resolved by <@U0ANNA>" in texts(updates(fake_slack, parent, 2)[-1])
+    reply = thread(fake_slack, parent, 1)[-1]
     assert "Resolved by *Anna*" in reply.args["text"] and "<@" not in reply.args["text"]
     from bot.store.incidents import incident_actions
 
@@ -134,7 +186,7 @@ def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
 def test_button_from_another_workspace_is_refused(bot, fake_slack):
     incident = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "OOM"},
                         headers=AUTH).json()["incident"]
-    fake_slack.wait_for("chat.postMessage")
+    parent_of(fake_slack, "Engagement failed")
     body = action_body("incident_resolve", str(incident), team_id="T0OTHER", response_url=fake_slack.url + "response")
     bot.post("/slack/events", content=body, headers=signed_headers(body))
     from bot.store.incidents import get_incident
@@ -166,8 +218,7 @@ def test_unknown_pipeline_is_posted_and_routed_to_on_call(bot, fake_slack):
     response = bot.post("/alerts", json={"pipeline": "payroll-export", "status": "failed", "error": "boom"},
                         headers=AUTH)
     assert response.status_code == 202
-    post = fake_slack.wait_for("chat.postMessage")[0]
-    assert "payroll-export (unknown pipeline)" in texts(post)
+    post = parent_of(fake_slack, "payroll-export (unknown pipeline)")
     assert "<@U0DANNY>" in texts(post)  # Danny is on call
 
 
@@ -182,9 +233,9 @@ def test_alertmanager_firing_then_resolved(bot, fake_slack):
                "externalURL": "http://alertmanager:9093", "alerts": [alert]}
     first = bot.post("/alerts/alertmanager", json=payload, headers=AUTH)
     assert first.status_code == 202
-    post = fake_slack.wait_for("chat.postMessage")[0]
+    post = parent_of(fake_slack, "Engagement failed")
     assert "Kafka topics" in texts(post)
     resolved = payload | {"status": "resolved", "alerts": [alert | {"status": "resolved",
                                                                     "endsAt": "2026-12-01T03:00:00Z"}]}
     assert bot.post("/alerts/alertmanager", json=resolved, headers=AUTH).status_code == 202
-    assert "Resolved" in texts(fake_slack.wait_for("chat.update")[-1])
+    assert "Resolved" in texts(updates(fake_slack, post, 1)[-1])

@@ -70,7 +70,7 @@ def make_endpoints(rt, wake):
             body = await read_bounded(request)
             now = rt.clock()
             alerts = parse(body, now)
-            results = await asyncio.to_thread(receive_many, rt.store, rt.runbook, alerts, now)
+            results = await rt.db(receive_many, rt.runbook, alerts, now)
         except Rejected as err:
             return JSONResponse(err.body, status_code=err.status)
         except AlertError as err:

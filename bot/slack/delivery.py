@@ -46,7 +46,7 @@ class Delivery:
 
     async def run(self) -> None:
         """Drain forever; woken early by `wake()` after an intake, else polls once a second."""
-        await asyncio.to_thread(release_dead_workers, self.rt.store)
+        await self.rt.db(release_dead_workers)
         while not self._stopping:
             try:
                 sent = await self.drain_once()
@@ -65,7 +65,7 @@ class Delivery:
         self._wake.set()
 
     async def drain_once(self) -> int:
-        items = await asyncio.to_thread(outbox.claim_due, self.rt.store, self.rt.clock(), self.batch)
+        items = await self.rt.db(outbox.claim_due, self.rt.clock(), self.batch)
         for item in items:
             await self._deliver(item)
         return len(items)
@@ -85,22 +85,22 @@ class Delivery:
                 await self._retry(item, code, timedelta(seconds=min(300, 2 ** item.attempts)))
             else:
                 log.error("giving up on outbox row %s (%s): %s", item.id, item.kind, code)
-                await asyncio.to_thread(outbox.mark_failed, self.rt.store, item.id, code, None)
+                await self.rt.db(outbox.mark_failed, item.id, code, None)
         except Exception as err:  # connection refused, timeouts: Slack is down, keep the row
             await self._retry(item, f"{type(err).__name__}: {err}", timedelta(seconds=min(300, 2 ** item.attempts)))
         else:
-            await asyncio.to_thread(outbox.mark_sent, self.rt.store, item.id, result, self.rt.clock())
+            await self.rt.db(outbox.mark_sent, item.id, result, self.rt.clock())
 
     async def _retry(self, item: OutboxItem, error: str, wait: timedelta) -> None:
         log.warning("outbox row %s (%s) not delivered, retry in %s: %s", item.id, item.kind, wait, error)
-        await asyncio.to_thread(outbox.mark_failed, self.rt.store, item.id, error, self.rt.clock() + wait)
+        await self.rt.db(outbox.mark_failed, item.id, error, self.rt.clock() + wait)
 
     async def _send(self, item: OutboxItem) -> dict | None:
         if item.incident_id is None:
             args = dict(item.args)
             args.setdefault("channel", item.channel)
             return await self._call(item.method or "chat.postMessage", args)
-        incident = await asyncio.to_thread(get_incident, self.rt.store, item.incident_id)
+        incident = await self.rt.db(get_incident, item.incident_id)
         if incident is None:
             return None
         rt, people = self.rt, self.rt.directory
@@ -138,7 +138,7 @@ class Delivery:
         await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
 
     async def _repeat_replies(self, incident: Incident) -> int:
-        sent = await asyncio.to_thread(outbox.items, self.rt.store, incident.id, "sent")
+        sent = await self.rt.db(outbox.items, incident.id, "sent")
         return sum(1 for row in sent if row.kind == "repeat" and row.result and row.result.get("ts"))
 
     def _alerts_channel(self) -> str:

@@ -34,7 +34,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         except ValueError:
             return
         user = body["user"]["id"]
-        change = await asyncio.to_thread(ACTIONS[action["action_id"]], rt.store, incident_id, user, rt.clock())
+        change = await rt.db(ACTIONS[action["action_id"]], incident_id, user, rt.clock())
         if change.changed:
             rt.wake_delivery()
 
