@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--error", required=True, help="error text (use - to read it from stdin)")
     p.add_argument("--at", help=at_help)
     p.add_argument("--json", action="store_true")
+    p = command("overrides", cmd_overrides, "swaps and overrides made in Slack, with who and when "
+                "(the store at $DATABASE_URL), and the runbook's own")
+    p.add_argument("--json", action="store_true")
     p = command("ics", cmd_ics, "iCalendar of the coming shifts")
     p.add_argument("--weeks", type=int, default=12)
     p.add_argument("--from", dest="start", help="date or instant the calendar is centred on (default now)")
@@ -100,6 +103,44 @@ def _instant(text: str | None, loaded: Loaded) -> datetime:
         raise UsageError(f"not an ISO-8601 instant: {text!r} (e.g. 2026-12-01T02:00Z)") from None
 
 
+def _open_store(url: str):
+    """The bot's store, unmigrated and read here only; None (with a warning) if it is not there."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from bot.store.db import Store
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not os.path.exists(parsed.database or ""):
+        print(f"warning: no database at {url}; showing the runbook's overrides only", file=sys.stderr)
+        return None
+    return Store(url, migrate=False)
+
+
+def _store_overrides() -> list:
+    """Swaps and overrides made in Slack, when DATABASE_URL is set (SQLAlchemy is imported only then)."""
+    import os
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return []
+    try:
+        store = _open_store(url)
+        if store is None:
+            return []
+        from bot.store.overrides import active_overrides
+
+        try:
+            return active_overrides(store)
+        finally:
+            store.close()
+    except Exception as err:  # unreachable or never migrated: answer from the runbook, say so
+        print(f"warning: cannot read overrides at DATABASE_URL ({type(err).__name__}); "
+              f"showing the runbook's only", file=sys.stderr)
+        return []
+
+
 def cmd_validate(args) -> int:
     loaded = _load(args)
     rb = loaded.runbook
@@ -124,8 +165,9 @@ def cmd_who(args) -> int:
     loaded = _load(args)
     rb = loaded.runbook
     at = _instant(args.at, loaded)
-    current = oncall_now(rb, at)
-    decisions = pipeline_decisions(rb, at)
+    spans = _store_overrides()
+    current = oncall_now(rb, at, overrides=spans)
+    decisions = pipeline_decisions(rb, at, spans)
     if args.json:
         print(json.dumps({
             "at": iso(at),
@@ -136,6 +178,7 @@ def cmd_who(args) -> int:
                 "until": iso(current.shift.end) if current.shift else None,
                 "next": current.next.person if current.next else None,
                 "next_since": iso(current.next.start) if current.next else None,
+                "covering": current.shift.scheduled if current.shift and current.shift.is_override else None,
             },
             "pipelines": {
                 key: {"notify": d.notify, "mode": d.mode, "deferred_until": iso(d.deferred_until), "reason": d.reason}
@@ -175,7 +218,7 @@ def cmd_schedule(args) -> int:
     if rotation not in rb.rotations:
         raise UsageError(f"unknown rotation {rotation!r}; known: {', '.join(rb.rotations) or 'none'}")
     start = _instant(args.start, loaded)
-    roster = Roster(rb, rotation, runbook_overrides(rb))
+    roster = Roster(rb, rotation, [*runbook_overrides(rb), *_store_overrides()])
     shifts = roster.shifts(start, start + timedelta(weeks=args.weeks))
     if args.json:
         print(json.dumps([
@@ -271,13 +314,63 @@ def cmd_triage(args) -> int:
     return 0
 
 
+def cmd_overrides(args) -> int:
+    from bot.domain.rotation import runbook_overrides
+    from bot.domain.timeutil import iso
+    from bot.store.engine import database_url
+
+    rb = _load(args).runbook
+    from_yaml = [{"id": o.id, "rotation": o.rotation, "person": o.person, "start": iso(o.start), "end": iso(o.end),
+                  "note": o.note} for o in runbook_overrides(rb)]
+    records, requests = [], []
+    store = _open_store(database_url())
+    if store is not None:
+        from bot.store import swaps
+
+        try:
+            records, requests = swaps.override_records(store), swaps.listing(store)
+        finally:
+            store.close()
+    stored = [{"id": r.id, "rotation": r.rotation, "person": r.person, "start": iso(r.start_at), "end": iso(r.end_at),
+               "note": r.note, "created_by": r.created_by, "created_by_name": r.created_by_name,
+               "created_at": iso(r.created_at), "cancelled_by": r.cancelled_by,
+               "cancelled_by_name": r.cancelled_by_name, "cancelled_at": iso(r.cancelled_at), "swap_id": r.swap_id}
+              for r in records]
+    asked = [{"id": q.id, "rotation": q.rotation, "requester": q.requester, "requester_id": q.requester_id,
+              "start": iso(q.start_at), "end": iso(q.end_at), "note": q.note, "state": q.state,
+              "created_at": iso(q.created_at), "accepted_by": q.accepted_by, "accepted_by_id": q.accepted_by_id,
+              "accepted_at": iso(q.accepted_at), "cancelled_by": q.cancelled_by, "cancelled_at": iso(q.cancelled_at),
+              "expired_at": iso(q.expired_at)} for q in requests]
+    if args.json:
+        print(json.dumps({"runbook": from_yaml, "overrides": stored, "swap_requests": asked}, indent=2))
+        return 0
+    print("Overrides (where they overlap, the most recent wins; store ones beat runbook ones)")
+    for o in from_yaml:
+        print(f"  {o['id']:<10} {o['person']:<10} {o['start']} -> {o['end']}  runbook.yaml {o['note']}")
+    for o in stored:
+        state = f"cancelled by {o['cancelled_by_name'] or o['cancelled_by']} at {o['cancelled_at']}" \
+            if o["cancelled_at"] else "active"
+        swap = f" (swap #{o['swap_id']})" if o["swap_id"] else ""
+        print(f"  #{o['id']:<9} {o['person']:<10} {o['start']} -> {o['end']}  set by "
+              f"{o['created_by_name'] or o['created_by']} at {o['created_at']}{swap}; {state} {o['note']}")
+    print("Cover requests")
+    for q in asked:
+        taken = f" by {q['accepted_by']} at {q['accepted_at']}" if q["accepted_by"] else ""
+        print(f"  #{q['id']:<9} {q['requester']:<10} {q['start']} -> {q['end']}  asked {q['created_at']}: "
+              f"{q['state']}{taken}")
+    if not (from_yaml or stored or asked):
+        print("  none")
+    return 0
+
+
 def cmd_ics(args) -> int:
     from bot.domain.ics import calendar
 
     loaded = _load(args)
     now = datetime.now(UTC)
     start = _instant(args.start, loaded) if args.start else now
-    sys.stdout.write(calendar(loaded.runbook, start, weeks=args.weeks, stamp=now).decode())
+    sys.stdout.write(calendar(loaded.runbook, start, weeks=args.weeks, stamp=now,
+                              overrides=_store_overrides()).decode())
     return 0
 
 

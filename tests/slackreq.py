@@ -51,3 +51,18 @@ def action_body(action_id: str, value: str, user_id: str = "U0ANNA", team_id: st
                      "text": {"type": "plain_text", "text": "x"}, "action_ts": str(time.time())}],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(callback_id: str, values: dict, user_id: str = "U0ANNA", team_id: str = "T0TEAM",
+                         private_metadata: str = "") -> str:
+    """A modal's submission: `values` is {block_id: {action_id: {type, selected_date|selected_time|value}}}."""
+    payload = {
+        "type": "view_submission", "team": {"id": team_id, "domain": "fake"},
+        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
+        "api_app_id": "A0APP", "token": "legacy", "trigger_id": "1.2.3",
+        "view": {"id": "V0VIEW", "team_id": team_id, "type": "modal", "callback_id": callback_id,
+                 "private_metadata": private_metadata, "hash": "1.abc", "blocks": [],
+                 "state": {"values": values}},
+        "response_urls": [], "is_enterprise_install": False,
+    }
+    return urlencode({"payload": json.dumps(payload)})

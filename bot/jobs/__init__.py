@@ -34,6 +34,14 @@ async def incident_clocks(rt) -> None:
         rt.wake_delivery()
 
 
+async def swap_clock(rt) -> None:
+    """Cover requests: expired at their start, followed up in their thread, their edits caught up."""
+    from bot.slack.swapflow import tick
+
+    if await asyncio.to_thread(tick, rt.store, rt.clock()):
+        rt.wake_delivery()
+
+
 
 
 async def scheduled_messages(rt, scheduler: AsyncIOScheduler | None = None) -> None:
@@ -64,6 +72,8 @@ def add_jobs(scheduler: AsyncIOScheduler, rt) -> None:
                       next_run_time=rt.clock(), replace_existing=True)
     scheduler.add_job(scheduled_messages, "interval", seconds=TICK_SECONDS, args=[rt, scheduler],
                       id="scheduled-messages", next_run_time=rt.clock(), replace_existing=True)
+    scheduler.add_job(swap_clock, "interval", seconds=30, args=[rt], id="swap-clock",
+                      next_run_time=rt.clock(), replace_existing=True)
 
 
 def start_scheduler(rt) -> AsyncIOScheduler:

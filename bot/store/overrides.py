@@ -15,20 +15,22 @@ from bot.store.schema import overrides
 
 
 def add_override(db: Db, *, rotation: str, person: str, start: datetime, end: datetime, created_by: str,
-                 now: datetime, note: str = "") -> int:
+                 now: datetime, note: str = "", created_by_name: str | None = None, swap_id: int | None = None) -> int:
+    """created_by: the Slack user id (or "cli"); created_by_name: their runbook name, for the audit."""
     if end <= start:
         raise ValueError("an override must end after it starts")
     with tx(db) as conn:
         return conn.execute(insert(overrides).values(
             rotation=rotation, person=person, start_at=start, end_at=end, note=note, created_by=created_by,
-            created_at=now).returning(overrides.c.id)).scalar_one()
+            created_at=now, created_by_name=created_by_name, swap_id=swap_id).returning(overrides.c.id)).scalar_one()
 
 
-def cancel_override(db: Db, override_id: int, now: datetime) -> bool:
+def cancel_override(db: Db, override_id: int, now: datetime, *, by: str | None = None,
+                    by_name: str | None = None) -> bool:
     with tx(db) as conn:
         return conn.execute(update(overrides)
                             .where(overrides.c.id == override_id, overrides.c.cancelled_at.is_(None))
-                            .values(cancelled_at=now)).rowcount == 1
+                            .values(cancelled_at=now, cancelled_by=by, cancelled_by_name=by_name)).rowcount == 1
 
 
 def active_overrides(db: Db, ending_after: datetime | None = None) -> list[OverrideSpan]:

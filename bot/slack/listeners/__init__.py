@@ -3,10 +3,11 @@
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
-from bot.slack.listeners import commands, home, incidents
+from bot.slack.listeners import commands, home, incidents, swaps
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     commands.register(app, runtime)
     home.register(app, runtime)
     incidents.register(app, runtime)
+    swaps.register(app, runtime)

@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.lookup import find_pipeline
 from bot.runtime import Runtime
+from bot.slack.listeners import swaps
 from bot.slack.replies import oncall, runbook as runbook_replies
 
 MAX_WEEKS = 26
@@ -22,6 +23,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def oncall_command(ack: AsyncAck, command: dict) -> None:
         words, visibility = _split(command.get("text"))
         sub = words[0].lower() if words else ""
+        if sub in ("swap", "override", "overrides"):
+            # The note may end in "public": these replies are always private, so keep every word.
+            reply = await swaps.command(rt, sub, (command.get("text") or "").split()[1:], command)
+            await ack(**({"response_type": "ephemeral", **reply.payload()} if reply else {}))
+            return
         now = rt.clock()
         if sub in ("", "now", "who"):
             reply = await oncall.now_message(rt.runbook, rt.directory, now, rt.overrides())
