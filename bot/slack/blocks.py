@@ -7,6 +7,7 @@ so long runbooks or schedules degrade to an ellipsis instead of a failed post.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from slack_sdk.models.blocks import (
     Block,
@@ -31,8 +32,12 @@ class Message:
     text: str
     blocks: list[Block]
 
+    @cached_property
+    def _dicts(self) -> list[dict]:
+        return [b.to_dict() for b in self.blocks]  # validates every block against Slack's limits
+
     def payload(self) -> dict:
-        return {"text": self.text, "blocks": [b.to_dict() for b in self.blocks]}
+        return {"text": self.text, "blocks": self._dicts}
 
 
 def header(text: str) -> HeaderBlock:

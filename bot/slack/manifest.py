@@ -21,7 +21,8 @@ def manifest(team_name: str, base_url: str, socket_mode: bool = False) -> dict:
     with_url = {} if socket_mode else {"url": url}
     commands = [
         {"command": "/oncall", "description": "Who is on call, the schedule, swaps",
-         "usage_hint": "[schedule [weeks] | help | public]", "should_escape": False, **with_url},
+         "usage_hint": "[schedule [weeks] | swap | override @user FROM TO | overrides | help]",
+         "should_escape": True, **with_url},
         {"command": "/runbook", "description": "A pipeline's runbook card",
          "usage_hint": "<pipeline> [public]", "should_escape": False, **with_url},
     ]

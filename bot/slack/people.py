@@ -46,6 +46,11 @@ class Directory:
     async def resolve(self, names) -> None:
         await asyncio.gather(*(self.slack_id(n) for n in set(names) if n not in self._ids))
 
+    @property
+    def version(self) -> int:
+        """Grows as people are resolved; a rendered reply is reusable while it stays the same."""
+        return sum(1 for found in self._ids.values() if found)
+
     def mention(self, name: str | None) -> str:
         """Call `resolve` first; an unresolved person is shown as a bold name."""
         if not name:

@@ -19,6 +19,9 @@ MODE_WORDS = {
 
 HELP = """*`/oncall`*: who is on call now, until when, who is next, and who each pipeline's failure would notify.
 *`/oncall schedule [weeks]`*: the coming shifts (default 4 weeks, at most 26), overrides applied.
+*`/oncall swap`*: ask a teammate to cover you (a form), or `/oncall swap FROM [TO] [note]`: `tomorrow`, `2026-12-07 2026-12-09` (whole days, end included), `2026-12-08T09:00 2026-12-08T18:00` (team zone). The first teammate to press Accept takes it.
+*`/oncall override @user FROM TO [note]`*: put someone on call for a span (admins; or the person on call, over their own shift).
+*`/oncall overrides`*: the coming overrides and open requests, with Cancel buttons where you may cancel; where they overlap, the most recent wins.
 *`/oncall help`*: this help.
 *`/runbook <pipeline>`*: a pipeline's runbook card; names are forgiving (`growth`, `Growth`, `investors`).
 Replies are visible only to you; add `public` (`/oncall public`, `/runbook growth public`) to post in the channel."""
@@ -32,7 +35,25 @@ def help_message(note: str | None = None) -> Message:
     return message(f"{note + ' ' if note else ''}oncall-bot help: /oncall, /oncall schedule, /runbook <pipeline>", blocks)
 
 
+_recent: dict[tuple, Message] = {}
+
+
 async def now_message(runbook: Runbook, people: Directory, at: datetime, overrides=()) -> Message:
+    """Who is on call now. Every boundary (handoffs, work hours, overrides) falls on a whole minute,
+    so one rendering serves every asker within a minute."""
+    minute = at.replace(second=0, microsecond=0)
+    overrides = tuple(overrides)
+    if (cached := _recent.get((id(runbook), minute, overrides, people.version))) is not None:
+        return cached
+    reply = await _now_message(runbook, people, at, overrides)
+    if len(_recent) > 64:
+        _recent.clear()
+    # Keyed after rendering: rendering may resolve people, and the reply shows them as resolved.
+    _recent[(id(runbook), minute, overrides, people.version)] = reply
+    return reply
+
+
+async def _now_message(runbook: Runbook, people: Directory, at: datetime, overrides=()) -> Message:
     current = oncall_now(runbook, at, overrides=overrides)
     decisions = pipeline_decisions(runbook, at, overrides)
     names = [current.shift.person if current.shift else None, current.next.person if current.next else None]
