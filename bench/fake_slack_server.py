@@ -26,7 +26,8 @@ def main() -> None:
         status, extra, body = original(method, args, headers)
         call = fake.calls[-1]
         log.write(json.dumps({"method": method, "channel": args.get("channel"), "at": call.at,
-                              "thread": bool(args.get("thread_ts")), "status": status}) + "\n")
+                              "thread": bool(args.get("thread_ts")), "status": status,
+                              "text": str(args.get("text") or "")[:80]}) + "\n")
         log.flush()
         return status, extra, body
 

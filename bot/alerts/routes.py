@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from bot.alerts.alertmanager import parse_alertmanager
 from bot.alerts.generic import parse_generic
-from bot.alerts.intake import receive_many
+from bot.alerts.batching import Intake
 from bot.alerts.model import AlertError
 
 log = logging.getLogger("oncall_bot.alerts")
@@ -64,13 +64,14 @@ async def read_bounded(request: Request) -> bytes:
 def make_endpoints(rt, wake):
     """The two webhook endpoints over a Runtime; `wake` nudges the outbox worker after a commit."""
 
+    intake = Intake(rt)
+
     async def accept(request: Request, parse):
         try:
             authorize(request, rt.settings.alerts_token)
             body = await read_bounded(request)
-            now = rt.clock()
-            alerts = parse(body, now)
-            results = await rt.db(receive_many, rt.runbook, alerts, now)
+            alerts = parse(body, rt.clock())
+            results = await intake.submit(alerts)
         except Rejected as err:
             return JSONResponse(err.body, status_code=err.status)
         except AlertError as err:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from functools import lru_cache
+
 from dateutil.relativedelta import relativedelta
 
 from bot.domain.timeutil import local_instant, utc
@@ -33,10 +35,14 @@ class Deadlines:
 
 def scheduled_run(schedule: str, at: datetime) -> datetime:
     """The latest cron fire time at or before `at` (UTC)."""
+    return _previous_fire(schedule, utc(at).replace(second=0, microsecond=0))
+
+
+@lru_cache(maxsize=4096)  # alerts of one night ask about the same few runs again and again
+def _previous_fire(schedule: str, minute: datetime) -> datetime:
     from croniter import croniter
 
-    anchor = utc(at).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return croniter(schedule, anchor).get_prev(datetime).astimezone(UTC)
+    return croniter(schedule, minute + timedelta(minutes=1)).get_prev(datetime).astimezone(UTC)
 
 
 def deadlines(runbook: Runbook, pipeline: str | None, failed_at: datetime) -> Deadlines:

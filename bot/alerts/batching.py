@@ -1,0 +1,61 @@
+"""Group commit for alert intake: requests that arrive while a commit runs share the next one.
+
+SQLite commits one writer at a time, so under load most of an alert's cost is its own transaction.
+Each request still gets its 202 only after the commit that holds its alerts. A batch that fails
+is retried request by request, so one bad alert cannot take its neighbours down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Sequence
+
+from bot.alerts.intake import IncidentResult, receive_many
+from bot.alerts.model import Alert
+
+log = logging.getLogger("oncall_bot.intake")
+
+MAX_BATCH = 128
+
+
+class Intake:
+    def __init__(self, rt):
+        self.rt = rt
+        self._waiting: list[tuple[Sequence[Alert], asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def submit(self, alerts: Sequence[Alert]) -> list[IncidentResult]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((alerts, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                flat = [alert for alerts, _ in batch for alert in alerts]
+                results = await self.rt.db(receive_many, self.rt.runbook, flat, self.rt.clock())
+            except Exception:
+                if len(batch) == 1:
+                    batch[0][1].set_exception(_error())
+                    continue
+                log.exception("intake batch of %d failed; retrying one by one", len(batch))
+                for alerts, future in batch:
+                    try:
+                        future.set_result(await self.rt.db(receive_many, self.rt.runbook, alerts, self.rt.clock()))
+                    except Exception as err:
+                        future.set_exception(err)
+                continue
+            offset = 0
+            for alerts, future in batch:
+                future.set_result(results[offset: offset + len(alerts)])
+                offset += len(alerts)
+
+
+def _error() -> BaseException:
+    import sys
+
+    return sys.exc_info()[1] or RuntimeError("intake failed")
