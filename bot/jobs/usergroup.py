@@ -8,7 +8,6 @@ person, it keeps its members and the channel is told.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from slack_sdk.errors import SlackApiError
@@ -36,16 +35,16 @@ async def sync(rt, occ: Occurrence) -> bool:
             reason = f"{type(err).__name__}: {err}"
     now = rt.clock()
     if reason is None:
-        await asyncio.to_thread(finish, rt.store, occ.key, "sent", now)
+        await rt.db(finish, occ.key, "sent", now)
         return True
     log.warning("user group %s not updated: %s", group, reason)
     message = clocks.usergroup_failed(group, shift.person, reason)
-    await asyncio.to_thread(_failed, rt, occ, message.payload(), now)
+    await rt.db(_failed, rt, occ, message.payload(), now)
     return False
 
 
-def _failed(rt, occ: Occurrence, payload: dict, now) -> None:
-    with rt.store.transaction() as conn:
+def _failed(store, rt, occ: Occurrence, payload: dict, now) -> None:
+    with store.transaction() as conn:
         outbox.enqueue(conn, kind="usergroup_failed", idempotency_key=f"{occ.key}#failed", now=now,
                        method="chat.postMessage", channel=rt.runbook.team.channels.oncall, args=payload)
         finish(conn, occ.key, "failed", now)
