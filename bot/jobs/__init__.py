@@ -55,7 +55,7 @@ async def scheduled_messages(rt, scheduler: AsyncIOScheduler | None = None) -> N
     lock = rt.__dict__.setdefault("_scheduled_lock", asyncio.Lock())
     async with lock:
         await rt.directory.resolve(rt.runbook.people)
-        result = await asyncio.to_thread(run_pass, rt.store, rt.runbook, rt.clock(), DirectoryPeople(rt.directory))
+        result = await rt.db(run_pass, rt.runbook, rt.clock(), DirectoryPeople(rt.directory))
         for occ in result.calls:
             await usergroup.sync(rt, occ)
         if result.sent or result.calls:
