@@ -171,10 +171,12 @@ def test_every_error_is_reported_in_one_run(tmp_path):
     path, done = validate(tmp_path, text)
     assert done.returncode == 1
     assert re.search(r"runbook has \d+ error", done.stderr)
-    # Field errors come first; cross-references are checked once the shapes are right.
     assert f"{path}:{line_of(text, '5 am')}:" in done.stderr
     assert f"{path}:{line_of(text, 'turn: weekly')}:" in done.stderr
     assert "not a duration" in done.stderr
+    # Cross-references are checked in the same run, even while some fields are wrong.
+    assert f"{path}:{line_of(text, 'primary: Danni')}:" in done.stderr
+    assert "unknown person 'Danni' (did you mean 'Danny'?" in done.stderr
 
 
 def test_runbooks_path_environment_variable(tmp_path):

@@ -24,45 +24,66 @@ def _did_you_mean(name: str, known) -> str:
     return f"known: {', '.join(sorted(known))}" if known else ""
 
 
-def cross_reference_errors(runbook: Runbook) -> list[Finding]:
-    errors: list[Finding] = []
-    people = runbook.people
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
-    def person(path: Path, name: str) -> None:
-        if name not in people:
+
+def _names(value) -> list[tuple[int, str]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def cross_reference_errors(data: dict) -> list[Finding]:
+    """References between sections, read from the raw file data so that they are reported in the same
+    run as any field errors (a section with a wrong shape is skipped here; the model reports it)."""
+    errors: list[Finding] = []
+    people = _mapping(data.get("people"))
+    rotations = _mapping(data.get("rotations"))
+    team = _mapping(data.get("team"))
+
+    def person(path: Path, name) -> None:
+        if isinstance(name, str) and name not in people:
             errors.append(Finding(path, f"unknown person {name!r}", _did_you_mean(name, people) + " (add them under people:)"))
 
-    def rotation(path: Path, name: str) -> None:
-        if name not in runbook.rotations:
-            errors.append(Finding(path, f"unknown rotation {name!r}", _did_you_mean(name, runbook.rotations)))
+    def rotation(path: Path, name) -> None:
+        if isinstance(name, str) and name not in rotations:
+            errors.append(Finding(path, f"unknown rotation {name!r}", _did_you_mean(name, rotations)))
 
-    for i, name in enumerate(runbook.team.admins):
+    for i, name in _names(team.get("admins")):
         person(("team", "admins", i), name)
-    if runbook.team.default_rotation:
-        rotation(("team", "default_rotation"), runbook.team.default_rotation)
-    if runbook.team.holidays.country:
-        errors.extend(_holiday_calendar_errors(runbook.team.holidays.country, runbook.team.holidays.subdiv))
-    for key, rot in runbook.rotations.items():
-        for i, name in enumerate(rot.members):
+    if team.get("default_rotation"):
+        rotation(("team", "default_rotation"), team["default_rotation"])
+    holidays = _mapping(team.get("holidays"))
+    if isinstance(holidays.get("country"), str):
+        subdiv = holidays.get("subdiv") if isinstance(holidays.get("subdiv"), str) else None
+        errors.extend(_holiday_calendar_errors(holidays["country"], subdiv))
+    for key, rot in rotations.items():
+        members = [name for _, name in _names(_mapping(rot).get("members"))]
+        for i, name in _names(_mapping(rot).get("members")):
             person(("rotations", key, "members", i), name)
-        if len(set(rot.members)) != len(rot.members):
+        if len(set(members)) != len(members):
             errors.append(Finding(("rotations", key, "members"), "a person appears twice in members",
                                   "list each person once; use overrides for extra shifts"))
-    for i, override in enumerate(runbook.overrides):
-        person(("overrides", i, "person"), override.person)
-        if override.rotation:
-            rotation(("overrides", i, "rotation"), override.rotation)
-        elif not runbook.rotations:
+    overrides = data.get("overrides") if isinstance(data.get("overrides"), list) else []
+    for i, override in enumerate(overrides):
+        override = _mapping(override)
+        person(("overrides", i, "person"), override.get("person"))
+        if override.get("rotation"):
+            rotation(("overrides", i, "rotation"), override["rotation"])
+        elif not rotations:
             errors.append(Finding(("overrides", i), "an override needs a rotation, and none is defined"))
     aliases: dict[str, str] = {}
-    for key, pipeline in runbook.pipelines.items():
-        if pipeline.owners:
-            person(("pipelines", key, "owners", "primary"), pipeline.owners.primary)
-            if pipeline.owners.secondary:
-                person(("pipelines", key, "owners", "secondary"), pipeline.owners.secondary)
-        if pipeline.on_call and pipeline.on_call.rotation:
-            rotation(("pipelines", key, "on_call", "rotation"), pipeline.on_call.rotation)
-        for name in [key, pipeline.name, *pipeline.aliases]:
+    for key, pipeline in _mapping(data.get("pipelines")).items():
+        pipeline = _mapping(pipeline)
+        owners = _mapping(pipeline.get("owners"))
+        for role in ("primary", "secondary"):
+            if owners.get(role):
+                person(("pipelines", key, "owners", role), owners[role])
+        on_call = _mapping(pipeline.get("on_call"))
+        if on_call.get("rotation"):
+            rotation(("pipelines", key, "on_call", "rotation"), on_call["rotation"])
+        extra = pipeline.get("aliases")
+        extra = [extra] if isinstance(extra, str) else [a for _, a in _names(extra)]
+        for name in [str(key), *([pipeline["name"]] if isinstance(pipeline.get("name"), str) else []), *extra]:
             other = aliases.setdefault(name.casefold(), key)
             if other != key:
                 errors.append(Finding(("pipelines", key), f"name or alias {name!r} is also used by pipeline {other!r}",

@@ -105,12 +105,14 @@ def loads(text: str, name: str = "<runbook>") -> Loaded:
     def problem(finding: Finding) -> Problem:
         return Problem(name, _line_of(finding.path, lines), _dotted(finding.path), finding.message, finding.hint)
 
+    findings = []
     try:
         runbook = Runbook.model_validate(data)
     except ValidationError as err:
-        raise RunbookError([problem(_finding(e)) for e in err.errors()]) from None
-    if errors := cross_reference_errors(runbook):
-        raise RunbookError([problem(f) for f in errors])
+        findings = [_finding(e) for e in err.errors()]
+    findings += cross_reference_errors(data)
+    if findings:
+        raise RunbookError([problem(f) for f in sorted(findings, key=lambda f: _line_of(f.path, lines) or 0)])
     return Loaded(runbook, name, [problem(w) for w in warnings_for(runbook)])
 
 
