@@ -165,3 +165,77 @@ def test_two_schedulers_on_one_database_send_each_message_once(make_store):
     assert len(keys) == len(set(keys))
     kinds = sorted(r.kind for r in rows(first))
     assert kinds.count("handoff") == 1 and kinds.count("weekly_check") == 1 and kinds.count("open") == 6  # 2 SLA days x 3 pipelines
+
+
+def test_a_runbook_change_reschedules_without_duplicates(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 15, 12))
+    tick(store, rb, at(2026, 11, 16, 9, 1))
+    # Reloaded with a later meeting and a new lead: the sent handoff stays sent, only new reminders come.
+    changed = loads(source_with("transition_meeting: {duration: 30m, offset: 0m, remind: [1d, 15m]}",
+                                "transition_meeting: {duration: 30m, offset: 1h, remind: [1d, 15m, 5m]}"),
+                    "<t>").runbook
+    tick(store, changed, at(2026, 11, 16, 9, 2))
+    tick(store, changed, at(2026, 11, 16, 9, 55))
+    assert handoff_dues(store) == ["2026-11-09T09:00:00Z", "2026-11-16T09:00:00Z"]
+    late = sorted(r.idempotency_key for r in rows(store, "meeting_reminder") if "T09:" in r.idempotency_key)
+    assert late == ["meeting_reminder:data-engineering/Anna/15m:2026-11-16T09:45:00Z#0",
+                    "meeting_reminder:data-engineering/Anna/5m:2026-11-16T09:55:00Z#0",
+                    "meeting_reminder:data-engineering/Laura/15m:2026-11-16T09:45:00Z#0",
+                    "meeting_reminder:data-engineering/Laura/5m:2026-11-16T09:55:00Z#0"]
+
+
+def test_a_clock_jump_forward_catches_up_instead_of_going_silent(store):
+    rb = team_runbook("UTC", start="2026-01-05")
+    tick(store, rb, at(2026, 1, 5, 10))
+    # The host sleeps from Sunday 8 p.m. to Monday noon: the next pass sends what is still current.
+    tick(store, rb, at(2026, 1, 11, 20))
+    result = tick(store, rb, at(2026, 1, 12, 12))
+    assert result.sent == ["handoff:main:2026-01-12T09:00:00Z"]
+    # Shift reminders due while asleep, for a shift that has started, are recorded stale, not sent.
+    tick(store, rb, at(2026, 1, 17, 12))
+    result = tick(store, rb, at(2026, 1, 19, 12))
+    assert result.skipped == ["shift_reminder:main/Cy:2026-01-18T09:00:00Z"]
+    assert result.sent == ["handoff:main:2026-01-19T09:00:00Z"]
+
+
+def test_user_group_follows_the_incoming_person_and_failures_are_said_once(store):
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.jobs import usergroup
+    from bot.jobs.catchup import run_pass
+    from bot.store.notifications import state_of
+
+    rb = loads(source_with("    # usergroup: S0123ABCD", "    usergroup: S0ONCALL  #"), "<t>").runbook
+    calls, ids = [], {"Anna": "U0ANNA"}
+
+    class Client:
+        async def usergroups_users_update(self, **kwargs):
+            calls.append(kwargs)
+
+    class Directory:
+        async def resolve(self, names):
+            pass
+
+        async def slack_id(self, name):
+            return ids.get(name)
+
+    async def db(fn, *args):
+        return fn(store, *args)
+
+    rt = SimpleNamespace(runbook=rb, client=Client(), directory=Directory(), store=store, db=db,
+                         clock=lambda: at(2026, 11, 9, 9, 1))
+    result = run_pass(store, rb, at(2026, 11, 9, 9, 1))
+    assert [o.key for o in result.calls] == ["usergroup:data-engineering:2026-11-09T09:00:00Z"]
+    assert asyncio.run(usergroup.sync(rt, result.calls[0])) is True
+    assert calls == [{"usergroup": "S0ONCALL", "users": ["U0ANNA"]}]
+    assert state_of(store, result.calls[0].key) == "sent"
+    # Laura has no Slack account the bot can find: the group keeps Anna, the channel is told once.
+    rt.clock = lambda: at(2026, 11, 16, 9, 1)
+    result = run_pass(store, rb, at(2026, 11, 16, 9, 1))
+    for _ in range(2):
+        assert asyncio.run(usergroup.sync(rt, result.calls[0])) is False
+    assert len(calls) == 1
+    said = rows(store, "usergroup_failed")
+    assert len(said) == 1 and said[0].channel == "#data-oncall" and "Laura" in said[0].args["blocks"][0]["text"]["text"]
