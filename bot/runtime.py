@@ -72,6 +72,12 @@ class Runtime:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, self.store, *args))
 
+    def stop_db(self) -> None:
+        """Wait for store work in flight, so shutdown never leaves a transaction half done."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
     async def database_status(self) -> dict:
         shown = self.store.engine.url.render_as_string(hide_password=True)
         try:

@@ -70,6 +70,7 @@ async def background(rt: Runtime):
         scheduler.shutdown(wait=False)
         rt.delivery.stop()
         await worker
+        await asyncio.to_thread(rt.stop_db)
 
 
 def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Starlette:
