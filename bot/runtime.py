@@ -98,6 +98,11 @@ class Runtime:
         if not task.cancelled() and task.exception():
             log.error("background task failed: %r", task.exception())
 
+    @functools.cached_property
+    def jobs_lock(self) -> asyncio.Lock:
+        """Serialises the scheduled-messages passes of this process."""
+        return asyncio.Lock()
+
     async def is_own_team(self, team_id: str | None) -> bool:
         """Whether a request comes from the workspace our token belongs to (asked of Slack once)."""
         if self.settings.dry_run:
