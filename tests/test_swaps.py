@@ -26,7 +26,8 @@ ANNA, LAURA, DANNY, JANE = "U0ANNA", "U0LAURA", "U0DANNY", "U0JANE"
 
 
 @pytest.fixture
-def bot(fake_slack, make_app, real_people_runbook, database_url, monkeypatch):  # noqa: F811
+def bot(database_url, fake_slack, make_app, real_people_runbook, monkeypatch):  # noqa: F811
+    # database_url first: its teardown (DROP SCHEMA) must come after the app and its jobs have stopped.
     monkeypatch.setattr("bot.slack.delivery.CHANNEL_INTERVAL", 0)  # keep tests fast; pacing has its own tests
     fake_slack.users_by_email.update(ROTATION_EMAILS)
     client = make_app(fake_slack, runbook=real_people_runbook, DATABASE_URL=database_url)

@@ -48,7 +48,7 @@ EVA = "U0EVA0003"
 
 
 @pytest.fixture
-def team(tmp_path, fake_slack, make_app, database_url, monkeypatch):
+def team(database_url, tmp_path, fake_slack, make_app, monkeypatch):  # the app stops before the DB goes
     monkeypatch.setattr("bot.slack.delivery.CHANNEL_INTERVAL", 0)
     path = tmp_path / "streaming.yaml"
     path.write_text(TEAM)

@@ -38,7 +38,7 @@ async def swap_clock(rt) -> None:
     """Cover requests: expired at their start, followed up in their thread, their edits caught up."""
     from bot.slack.swapflow import tick
 
-    if await asyncio.to_thread(tick, rt.store, rt.clock()):
+    if await rt.db(tick, rt.clock()):
         rt.wake_delivery()
 
 

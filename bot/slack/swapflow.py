@@ -174,8 +174,6 @@ def tick(store: Store, now: datetime) -> int:
     expired = swaps.expire_due(store, now)
     touched = len(expired)
     for req in swaps.listing(store, ending_after=now - RECENT):
-        if req.state != "open" and req.expired_at is None and req.accepted_at is None and req.cancelled_at is None:
-            continue
         with store.transaction() as conn:
             if req.state == "open":
                 lead = due_followup(req, now)
@@ -231,7 +229,8 @@ def cancel_override_by(store: Store, runbook: Runbook, override_id: int, actor: 
         return Outcome(False, f"Override #{override_id} is already cancelled.")
     if rec.end_at <= now:
         return Outcome(False, f"Override #{override_id} is already over.")
-    requesters = {r.id: r.requester for r in swaps.listing(store) if r.id == rec.swap_id}
+    asked = swaps.get(store, rec.swap_id) if rec.swap_id is not None else None
+    requesters = {asked.id: asked.requester} if asked else {}
     if not may_cancel(rec, actor, requesters):
         return Outcome(False, f"Only an admin, {rec.created_by_name or 'whoever set it'} or {rec.person} "
                               f"can cancel override #{override_id}.")

@@ -7,7 +7,6 @@ refreshes its override cache, so its own /oncall answers reflect the change at o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import datetime, time, timedelta
@@ -94,11 +93,10 @@ async def command(rt: Runtime, sub: str, words: list[str], body: dict) -> Messag
     note = " ".join(rest)
     await rt.directory.resolve(rt.runbook.people)
     if sub == "swap":
-        outcome, _ = await asyncio.to_thread(swapflow.request_cover, rt.store, rt.runbook, rotation, actor, span,
-                                             note, now)
+        outcome, _ = await rt.db(swapflow.request_cover, rt.runbook, rotation, actor, span, note, now)
     else:
-        outcome = await asyncio.to_thread(swapflow.set_override, rt.store, rt.runbook, rotation, actor, target,
-                                          span, note, lambda n: slack_id_of(rt, n), now)
+        outcome = await rt.db(swapflow.set_override, rt.runbook, rotation, actor, target, span, note,
+                              lambda n: slack_id_of(rt, n), now)
     await changed(rt, outcome.ok)
     return _reply(outcome.text)
 
@@ -112,7 +110,7 @@ async def person_named(rt: Runtime, word: str) -> str | None:
 
 async def changed(rt: Runtime, ok: bool) -> None:
     if ok:
-        await asyncio.to_thread(rt.refresh_overrides)
+        await rt.db(lambda _store: rt.refresh_overrides())
         rt.wake_delivery()
 
 
@@ -120,8 +118,8 @@ async def listing(rt: Runtime, actor: swapflow.Actor, now: datetime) -> Message:
     from bot.domain.rotation import runbook_overrides
 
     rotation = rotation_of(rt, actor.name)
-    records = await asyncio.to_thread(swaps.override_records, rt.store, ending_after=now, active=True)
-    requests = await asyncio.to_thread(swaps.listing, rt.store, ending_after=now)
+    records = await rt.db(lambda store: swaps.override_records(store, ending_after=now, active=True))
+    requests = await rt.db(lambda store: swaps.listing(store, ending_after=now))
     requesters = {r.id: r.requester for r in requests}
     items: list[dict] = []
     for i, o in enumerate(runbook_overrides(rt.runbook)):
@@ -131,7 +129,8 @@ async def listing(rt: Runtime, actor: swapflow.Actor, now: datetime) -> Message:
     for r in records:
         if r.rotation == rotation:
             if r.swap_id is not None and r.swap_id not in requesters:
-                requesters.update({s.id: s.requester for s in swaps.listing(rt.store) if s.id == r.swap_id})
+                asked = await rt.db(swaps.get, r.swap_id)
+                requesters[r.swap_id] = asked.requester if asked else ""
             allowed = swapflow.may_cancel(r, actor, requesters)
             items.append(dict(id=r.id, person=r.person, start=r.start_at, end=r.end_at, note=r.note, source="slack",
                               by=r.created_by_name or r.created_by, cancel="override_cancel" if allowed else None,
@@ -196,8 +195,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         rotation = view.get("private_metadata") or rotation_of(rt, actor.name)
         if rotation not in rt.runbook.rotations:
             rotation = rotation_of(rt, actor.name)
-        outcome, _ = await asyncio.to_thread(swapflow.request_cover, rt.store, rt.runbook, rotation, actor, span,
-                                             note, rt.clock())
+        outcome, _ = await rt.db(swapflow.request_cover, rt.runbook, rotation, actor, span, note, rt.clock())
         if not outcome.ok:
             await ack(response_action="errors", errors={"start_date": outcome.text[:150]})
             return
@@ -218,12 +216,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         slack_id, now = (lambda n: slack_id_of(rt, n)), rt.clock()
         kind = action["action_id"]
         if kind == "swap_accept":
-            outcome = await asyncio.to_thread(swapflow.accept, rt.store, rt.runbook, target, actor, slack_id, now)
+            outcome = await rt.db(swapflow.accept, rt.runbook, target, actor, slack_id, now)
         elif kind == "swap_cancel":
-            outcome = await asyncio.to_thread(swapflow.cancel_request, rt.store, target, actor, now)
+            outcome = await rt.db(swapflow.cancel_request, target, actor, now)
         else:
-            outcome = await asyncio.to_thread(swapflow.cancel_override_by, rt.store, rt.runbook, target, actor,
-                                              slack_id, now)
+            outcome = await rt.db(swapflow.cancel_override_by, rt.runbook, target, actor, slack_id, now)
         await changed(rt, outcome.ok)
         await _tell(respond, outcome.text)
 
