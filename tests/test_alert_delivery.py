@@ -13,7 +13,7 @@ from tests.conftest import ShiftedClock
 AUTH = {"Authorization": "Bearer alerts-secret"}
 
 
-def test_storm_makes_one_message_at_one_call_per_second_and_loses_nothing(fake_slack, make_app, database_url):
+def test_storm_makes_one_message_at_one_call_per_second_and_loses_nothing(database_url, fake_slack, make_app):
     bot = make_app(fake_slack, DATABASE_URL=database_url)
     bot.runtime.clock = ShiftedClock(datetime(2026, 12, 1, 2, 30, tzinfo=UTC))
     alert = {"pipeline": "engagement", "status": "failed", "error": "java.lang.OutOfMemoryError", "run_id": "r1"}

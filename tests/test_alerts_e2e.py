@@ -22,7 +22,8 @@ WEEKDAY_NIGHT = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def bot(fake_slack, make_app, real_people_runbook, database_url):  # noqa: F811
+def bot(database_url, fake_slack, make_app, real_people_runbook):  # noqa: F811
+    # database_url first: it is then torn down last, after the app has stopped using it.
     fake_slack.users_by_email.update(ROTATION_EMAILS)
     client = make_app(fake_slack, runbook=real_people_runbook, DATABASE_URL=database_url)
     client.clock = ShiftedClock(WEEKDAY_NIGHT)

@@ -10,7 +10,6 @@ out on the second rather than on the minute.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC
 
@@ -42,8 +41,6 @@ async def swap_clock(rt) -> None:
         rt.wake_delivery()
 
 
-
-
 async def scheduled_messages(rt, scheduler: AsyncIOScheduler | None = None) -> None:
     """One catch-up pass at rt.clock(); then the user group calls, and the alarm for the next due."""
     from apscheduler.triggers.date import DateTrigger
@@ -52,8 +49,8 @@ async def scheduled_messages(rt, scheduler: AsyncIOScheduler | None = None) -> N
     from bot.jobs.catchup import run_pass
     from bot.jobs.core import DirectoryPeople
 
-    lock = rt.__dict__.setdefault("_scheduled_lock", asyncio.Lock())
-    async with lock:
+    # The interval tick and the one-off alarm may fire together: one pass at a time.
+    async with rt.jobs_lock:
         await rt.directory.resolve(rt.runbook.people)
         result = await rt.db(run_pass, rt.runbook, rt.clock(), DirectoryPeople(rt.directory))
         for occ in result.calls:
