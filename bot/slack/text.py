@@ -21,6 +21,12 @@ def escape(text: str | None) -> str:
     return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 
+def unescape(text: str | None) -> str:
+    """Slash-command text arrives with `&`, `<`, `>` typed by the user already escaped by Slack;
+    undo that before storing, so escaping on the way out does not double it."""
+    return (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 

@@ -8,6 +8,7 @@ from bot.domain.lookup import find_pipeline
 from bot.runtime import Runtime
 from bot.slack.listeners import swaps
 from bot.slack.replies import oncall, runbook as runbook_replies
+from bot.slack.text import unescape
 
 MAX_WEEKS = 26
 
@@ -48,7 +49,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     @app.command("/runbook")
     async def runbook_command(ack: AsyncAck, command: dict) -> None:
         words, visibility = _split(command.get("text"))
-        name = " ".join(words)
+        name = unescape(" ".join(words))
         key = find_pipeline(rt.runbook, name)
         if key is None:
             reply, visibility = runbook_replies.known_pipelines(rt.runbook, name or None), "ephemeral"

@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.slack import swapflow
 from bot.slack.blocks import Message, message, section
 from bot.slack.replies import swaps as render
-from bot.slack.text import escape
+from bot.slack.text import escape, unescape
 from bot.store import swaps
 
 log = logging.getLogger("oncall_bot.swaps")
@@ -90,7 +90,7 @@ async def command(rt: Runtime, sub: str, words: list[str], body: dict) -> Messag
         span, rest = parse_span(words, rt.runbook.tz, now)
     except SpanError as err:
         return _reply(f"{err}. {USAGE[sub]}")
-    note = " ".join(rest)
+    note = unescape(" ".join(rest))
     await rt.directory.resolve(rt.runbook.people)
     if sub == "swap":
         outcome, _ = await rt.db(swapflow.request_cover, rt.runbook, rotation, actor, span, note, now)
