@@ -93,23 +93,19 @@ def main() -> None:
         try:
             body = json.dumps({"pipeline": "engagement", "status": "failed", "dedup_key": "storm",
                                "error": "java.lang.OutOfMemoryError: Java heap space"}).encode()
-            sent = itertools.count()
             started = time.perf_counter()
-
-            def storm():
-                next(sent)
-                return body, HEADERS
-
             import asyncio
 
-            from bench.loadgen import _run
             total = args.storm
             accepted = 0
             while accepted < total:
                 batch = min(2000, total - accepted)
-                per = batch // 16
-                count, errors, _, _ = asyncio.run(_count_run(storm_server.url + "/alerts", body, 16, per))
+                workers = min(16, batch)
+                count, errors, _, _ = asyncio.run(_count_run(storm_server.url + "/alerts", body, workers,
+                                                             batch // workers))
                 accepted += count - errors
+                if count == errors:
+                    raise SystemExit(f"the storm is refused: {errors} errors in a row")
             intake_done = time.perf_counter()
             while metric(storm_server, "oncall_outbox_rows", 'state="due"') or \
                     metric(storm_server, "oncall_outbox_rows", 'state="pending"'):
