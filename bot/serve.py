@@ -41,6 +41,8 @@ def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = 
         log.warning("runbook: %s", warning)
     if settings.dry_run:
         log.warning("dry-run: no SLACK_BOT_TOKEN, so each Slack call is printed to stdout as JSON instead of sent")
+    if not settings.alerts_token:
+        log.warning("no ALERTS_TOKEN: /alerts accepts only clients on this machine (loopback)")
     if settings.generated_secret:
         log.warning("no SLACK_SIGNING_SECRET: /slack/events accepts only requests signed with a random secret")
     bolt = build_app(rt)

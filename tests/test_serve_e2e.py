@@ -30,6 +30,13 @@ def test_dry_run_serves_and_prints_what_it_would_send(serve):
     assert "dry-run" in served.stderr()
 
 
+def test_without_alerts_token_only_loopback_may_post_and_start_up_says_so(serve):
+    served = serve(None, ALERTS_TOKEN="")
+    response = httpx.post(served.url + "/alerts", json={"pipeline": "growth", "status": "failed"})
+    assert response.status_code == 202  # the test client is on 127.0.0.1
+    assert "no ALERTS_TOKEN" in served.stderr()
+
+
 def test_serve_without_any_credentials_starts(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env |= {"PORT": "0", "RUNBOOKS_PATH": str(ROOT / "runbooks.yaml"), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
