@@ -11,7 +11,7 @@ schedule. `<pipeline>` is the runbook key, or the unknown name in lower case wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
@@ -26,9 +26,9 @@ from bot.domain.triage import triage
 from bot.runbook.models import Runbook
 from bot.store import outbox as box
 from bot.store.db import Db, tx
-from bot.store.incidents import record_action, resolve
+from bot.store.incidents import resolve
 from bot.store.overrides import active_overrides
-from bot.store.schema import alert_events, incidents
+from bot.store.schema import actions, alert_events, incidents, outbox
 from bot.store.sql import for_update, insert_ignore
 
 
@@ -39,7 +39,6 @@ class IncidentResult:
     created: bool
     resolved: bool
     known: bool = True
-    event_id: int | None = None
 
     def as_json(self) -> dict:
         """The 202 body of the contract."""
@@ -63,15 +62,34 @@ def receive(db: Db, runbook: Runbook, alert: Alert, now: datetime) -> IncidentRe
     return receive_many(db, runbook, [alert], now)[0]
 
 
+@dataclass
+class _Later:
+    """Rows that nothing in the same batch reads back (events, audit, new outbox rows): written with
+    one executemany each when the batch ends, which is most of what makes group commit pay."""
+
+    events: list[dict] = field(default_factory=list)
+    audit: list[dict] = field(default_factory=list)
+    deliveries: list[dict] = field(default_factory=list)
+    repeated: set[int] = field(default_factory=set)  # incidents whose repeat delivery is queued already
+
+    def flush(self, conn: Connection) -> None:
+        for table, rows in ((alert_events, self.events), (actions, self.audit), (outbox, self.deliveries)):
+            if rows:
+                conn.execute(insert(table), rows)
+
+
 def receive_many(db: Db, runbook: Runbook, alerts: Iterable[Alert], now: datetime) -> list[IncidentResult]:
-    """Every alert of one request (an Alertmanager group) in one transaction: all kept or none."""
+    """Every alert of one request, or of a group-committed batch, in one transaction: all kept or none."""
     with tx(db) as conn:
         spans = active_overrides(conn, now)
-        return [_receive(conn, runbook, alert, now, spans) for alert in alerts]
+        later = _Later()
+        results = [_receive(conn, runbook, alert, now, spans, later) for alert in alerts]
+        later.flush(conn)
+        return results
 
 
 def _receive(conn: Connection, runbook: Runbook, alert: Alert, now: datetime,
-             spans: list[OverrideSpan]) -> IncidentResult:
+             spans: list[OverrideSpan], later: _Later) -> IncidentResult:
     key = find_pipeline(runbook, alert.pipeline)
     pipeline = key or normalize_name(alert.pipeline)
     dedup = incident_key(runbook, pipeline, key is not None, alert)
@@ -80,8 +98,8 @@ def _receive(conn: Connection, runbook: Runbook, alert: Alert, now: datetime,
     for _ in range(3):  # an open incident may be resolved between our insert and our look: look again
         current = _open_by_key(conn, dedup)
         if current is not None:
-            return _repeat(conn, runbook, alert, current, dedup, now, key is not None)
-        created = _open(conn, runbook, alert, key, pipeline, dedup, now, spans)
+            return _repeat(conn, runbook, alert, current, dedup, now, key is not None, later)
+        created = _open(conn, runbook, alert, key, pipeline, dedup, now, spans, later)
         if created is not None:
             return created
     raise RuntimeError(f"could not open or find the incident for {dedup!r}")
@@ -92,19 +110,22 @@ def _open_by_key(conn: Connection, dedup: str):
     return conn.execute(for_update(conn, query)).one_or_none()
 
 
-_INSERT_EVENT = insert(alert_events).returning(alert_events.c.id)
+_INSERT_EVENT = insert(alert_events)
 
 
-def _event(conn: Connection, alert: Alert, dedup: str, incident_id: int | None, now: datetime) -> int:
-    return conn.execute(_INSERT_EVENT, dict(
-        incident_id=incident_id, source=alert.source, pipeline_raw=alert.pipeline[:200], status=alert.status,
-        dedup_key=dedup, run_id=alert.run_id, error=alert.error, log_url=alert.log_url,
-        occurred_at=alert.occurred_at, received_at=now, payload=alert.raw,
-    )).scalar_one()
+def _event_row(alert: Alert, dedup: str, incident_id: int | None, now: datetime) -> dict:
+    return dict(incident_id=incident_id, source=alert.source, pipeline_raw=alert.pipeline[:200], status=alert.status,
+                dedup_key=dedup, run_id=alert.run_id, error=alert.error, log_url=alert.log_url,
+                occurred_at=alert.occurred_at, received_at=now, payload=alert.raw)
+
+
+def _delivery_row(kind: str, incident_id: int, key: str, channel: str, now: datetime) -> dict:
+    return dict(incident_id=incident_id, kind=kind, idempotency_key=key, channel=channel, method="chat.postMessage",
+                args={}, state="pending", attempts=0, next_attempt_at=now, created_at=now)
 
 
 def _open(conn: Connection, runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str,
-          now: datetime, spans: list[OverrideSpan]) -> IncidentResult | None:
+          now: datetime, spans: list[OverrideSpan], later: _Later) -> IncidentResult | None:
     decision = decide(runbook, key, now, spans)
     clocks = deadlines(runbook, key, alert.occurred_at)
     match = triage(runbook, key, alert.error)
@@ -118,25 +139,28 @@ def _open(conn: Connection, runbook: Runbook, alert: Alert, key: str | None, pip
     ), conflict=["open_key"], returning="id")
     if incident_id is None:
         return None  # another intake opened it first: fold into theirs
-    event_id = _event(conn, alert, dedup, incident_id, now)
-    record_action(conn, incident_id, "open", "alert", now,
-                  {"source": alert.source, "mode": decision.mode, "reason": decision.reason})
-    box.enqueue(conn, kind="open", idempotency_key=f"incident:{incident_id}:open", now=now, incident_id=incident_id,
-                method="chat.postMessage", channel=runbook.team.channels.alerts, args={"event_id": event_id})
-    return IncidentResult(incident_id, False, True, False, key is not None, event_id)
+    later.events.append(_event_row(alert, dedup, incident_id, now))
+    later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=now,
+                            detail={"source": alert.source, "mode": decision.mode, "reason": decision.reason}))
+    # The incident is new, so its "open" key is too: no conflict to handle.
+    later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open",
+                                          runbook.team.channels.alerts, now))
+    return IncidentResult(incident_id, False, True, False, key is not None)
 
 
 def _repeat(conn: Connection, runbook: Runbook, alert: Alert, current, dedup: str, now: datetime,
-            known: bool) -> IncidentResult:
+            known: bool, later: _Later) -> IncidentResult:
     count = current.alert_count + 1
     conn.execute(update(incidents).where(incidents.c.id == current.id)
                  .values(alert_count=incidents.c.alert_count + 1, last_alert_at=now))
-    event_id = _event(conn, alert, dedup, current.id, now)
-    # Storms fold: while a repeat delivery waits unclaimed, later repeats ride on it.
-    box.enqueue(conn, kind="repeat", idempotency_key=f"incident:{current.id}:repeat:{count}", now=now,
-                incident_id=current.id, method="chat.postMessage", channel=runbook.team.channels.alerts,
-                args={"event_id": event_id}, coalesce=True)
-    return IncidentResult(current.id, True, False, False, known, event_id)
+    later.events.append(_event_row(alert, dedup, current.id, now))
+    if current.id not in later.repeated:
+        # Storms fold: while a repeat delivery waits unclaimed, later repeats ride on it.
+        box.enqueue(conn, kind="repeat", idempotency_key=f"incident:{current.id}:repeat:{count}", now=now,
+                    incident_id=current.id, method="chat.postMessage", channel=runbook.team.channels.alerts,
+                    coalesce=True)
+        later.repeated.add(current.id)
+    return IncidentResult(current.id, True, False, False, known)
 
 
 def _succeeded(conn: Connection, alert: Alert, pipeline: str, dedup: str, now: datetime,
@@ -147,8 +171,8 @@ def _succeeded(conn: Connection, alert: Alert, pipeline: str, dedup: str, now: d
                  .order_by(incidents.c.opened_at.desc(), incidents.c.id.desc()).limit(1))
         target = conn.execute(for_update(conn, query)).one_or_none()
     incident_id = target.id if target is not None else None
-    event_id = _event(conn, alert, dedup, incident_id, now)
+    conn.execute(_INSERT_EVENT, _event_row(alert, dedup, incident_id, now))
     if incident_id is None:
-        return IncidentResult(None, False, False, False, known, event_id)
+        return IncidentResult(None, False, False, False, known)
     change = resolve(conn, incident_id, "alert", now, data_at=alert.occurred_at, via=alert.source)
-    return IncidentResult(incident_id, False, False, change.changed, known, event_id)
+    return IncidentResult(incident_id, False, False, change.changed, known)
