@@ -240,3 +240,30 @@ def test_alertmanager_firing_then_resolved(bot, fake_slack):
                                                                     "endsAt": "2026-12-01T03:00:00Z"}]}
     assert bot.post("/alerts/alertmanager", json=resolved, headers=AUTH).status_code == 202
     assert "Resolved" in texts(updates(fake_slack, post, 1)[-1])
+
+
+def test_a_near_miss_name_is_another_pipeline_not_a_typo(bot, fake_slack):
+    growth = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": "x"}, headers=AUTH).json()
+    other = bot.post("/alerts", json={"pipeline": "growth_v2", "status": "failed", "error": "y"}, headers=AUTH).json()
+    assert other["incident"] != growth["incident"] and other["deduplicated"] is False
+    parent_of(fake_slack, "growth_v2 (unknown pipeline)")
+    done = bot.post("/alerts", json={"pipeline": "growth_v2", "status": "succeeded"}, headers=AUTH).json()
+    assert done["incident"] == other["incident"]
+    from bot.store.incidents import get_incident
+
+    assert get_incident(bot.runtime.store, growth["incident"]).status == "open"
+    # Case and spacing still do not matter.
+    assert bot.post("/alerts", json={"pipeline": " GROWTH ", "status": "failed"}, headers=AUTH).json() == \
+        {"incident": growth["incident"], "deduplicated": True}
+
+
+def test_firing_and_resolved_in_one_request_post_then_resolve(bot, fake_slack):
+    alert = {"status": "firing", "labels": {"alertname": "PipelineFailed", "pipeline": "profit"},
+             "annotations": {"summary": "Profit failed"}, "startsAt": "2026-12-01T02:10:00Z",
+             "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "ab12"}
+    payload = {"version": "4", "status": "firing", "receiver": "oncall-bot", "groupLabels": {},
+               "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+               "alerts": [alert, alert | {"status": "resolved", "endsAt": "2026-12-01T02:20:00Z"}]}
+    assert bot.post("/alerts/alertmanager", json=payload, headers=AUTH).status_code == 202
+    parent = parent_of(fake_slack, "Profit failed")
+    assert "Resolved" in texts(updates(fake_slack, parent, 1)[-1])

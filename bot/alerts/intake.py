@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from bot.alerts.model import Alert
 from bot.domain.deadlines import deadlines
-from bot.domain.lookup import find_pipeline
+from bot.domain.lookup import exact_pipeline
 from bot.domain.policy import decide
 from bot.domain.rotation import OverrideSpan
 from bot.domain.triage import triage
@@ -70,44 +70,91 @@ class _Later:
     events: list[dict] = field(default_factory=list)
     audit: list[dict] = field(default_factory=list)
     deliveries: list[dict] = field(default_factory=list)
-    repeated: set[int] = field(default_factory=set)  # incidents whose repeat delivery is queued already
+    repeats: dict[int, tuple[int, str, datetime]] = field(default_factory=dict)  # incident → latest count
+    open: dict[str, "_Open"] = field(default_factory=dict)  # open incidents by dedup key, kept current
 
     def flush(self, conn: Connection) -> None:
+        """Write what is pending; called at the end of the batch, and before anything that enqueues
+        a delivery directly (a resolution), so deliveries keep the order of the alerts."""
         for table, rows in ((alert_events, self.events), (actions, self.audit), (outbox, self.deliveries)):
             if rows:
                 conn.execute(insert(table), rows)
+                rows.clear()
+        # After the batch's "open" rows, so a repeat never queues ahead of the post it replies to.
+        # Storms fold: while a repeat delivery waits unclaimed, later repeats ride on it.
+        for incident_id, (count, channel, now) in self.repeats.items():
+            box.enqueue(conn, kind="repeat", idempotency_key=f"incident:{incident_id}:repeat:{count}", now=now,
+                        incident_id=incident_id, method="chat.postMessage", channel=channel, coalesce=True)
+        self.repeats.clear()
+
+
+@dataclass
+class _Open:
+    id: int
+    alert_count: int
+
+
+@dataclass(frozen=True)
+class _Named:
+    key: str | None    # the runbook's pipeline key, None for an unknown pipeline
+    pipeline: str      # the key, or the unknown name normalised
+    dedup: str
 
 
 def receive_many(db: Db, runbook: Runbook, alerts: Iterable[Alert], now: datetime) -> list[IncidentResult]:
     """Every alert of one request, or of a group-committed batch, in one transaction: all kept or none."""
+    alerts = list(alerts)
+    named = [_name(runbook, alert) for alert in alerts]
     with tx(db) as conn:
         spans = active_overrides(conn, now)
         later = _Later()
-        results = [_receive(conn, runbook, alert, now, spans, later) for alert in alerts]
+        later.open = _open_incidents(conn, {n.dedup for n, a in zip(named, alerts) if a.status == "failed"})
+        results = [_receive(conn, runbook, alert, n, now, spans, later) for alert, n in zip(alerts, named)]
         later.flush(conn)
         return results
 
 
-def _receive(conn: Connection, runbook: Runbook, alert: Alert, now: datetime,
-             spans: list[OverrideSpan], later: _Later) -> IncidentResult:
-    key = find_pipeline(runbook, alert.pipeline)
+def _name(runbook: Runbook, alert: Alert) -> _Named:
+    key = exact_pipeline(runbook, alert.pipeline)
     pipeline = key or normalize_name(alert.pipeline)
-    dedup = incident_key(runbook, pipeline, key is not None, alert)
+    return _Named(key, pipeline, incident_key(runbook, pipeline, key is not None, alert))
+
+
+def _open_incidents(conn: Connection, keys: set[str]) -> dict[str, _Open]:
+    """The batch's open incidents in one query per 500 keys, instead of one look-up per alert."""
+    found: dict[str, _Open] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        query = (select(incidents.c.id, incidents.c.alert_count, incidents.c.open_key)
+                 .where(incidents.c.open_key.in_(ordered[start:start + 500])))
+        for row in conn.execute(for_update(conn, query)):
+            found[row.open_key] = _Open(row.id, row.alert_count)
+    return found
+
+
+def _receive(conn: Connection, runbook: Runbook, alert: Alert, named: _Named, now: datetime,
+             spans: list[OverrideSpan], later: _Later) -> IncidentResult:
+    key, pipeline, dedup = named.key, named.pipeline, named.dedup
     if alert.status == "succeeded":
+        later.open.pop(dedup, None)
+        later.flush(conn)
         return _succeeded(conn, alert, pipeline, dedup, now, key is not None)
-    for _ in range(3):  # an open incident may be resolved between our insert and our look: look again
-        current = _open_by_key(conn, dedup)
+    for attempt in range(3):  # another intake may open or resolve it between our look and our insert
+        current = later.open.get(dedup) if attempt == 0 else _open_by_key(conn, dedup)
         if current is not None:
+            later.open[dedup] = current
             return _repeat(conn, runbook, alert, current, dedup, now, key is not None, later)
         created = _open(conn, runbook, alert, key, pipeline, dedup, now, spans, later)
         if created is not None:
+            later.open[dedup] = _Open(created.incident_id, 1)
             return created
     raise RuntimeError(f"could not open or find the incident for {dedup!r}")
 
 
-def _open_by_key(conn: Connection, dedup: str):
+def _open_by_key(conn: Connection, dedup: str) -> _Open | None:
     query = select(incidents.c.id, incidents.c.alert_count).where(incidents.c.open_key == dedup)
-    return conn.execute(for_update(conn, query)).one_or_none()
+    row = conn.execute(for_update(conn, query)).one_or_none()
+    return _Open(row.id, row.alert_count) if row else None
 
 
 _INSERT_EVENT = insert(alert_events)
@@ -150,16 +197,12 @@ def _open(conn: Connection, runbook: Runbook, alert: Alert, key: str | None, pip
 
 def _repeat(conn: Connection, runbook: Runbook, alert: Alert, current, dedup: str, now: datetime,
             known: bool, later: _Later) -> IncidentResult:
-    count = current.alert_count + 1
+    current.alert_count += 1
+    count = current.alert_count
     conn.execute(update(incidents).where(incidents.c.id == current.id)
                  .values(alert_count=incidents.c.alert_count + 1, last_alert_at=now))
     later.events.append(_event_row(alert, dedup, current.id, now))
-    if current.id not in later.repeated:
-        # Storms fold: while a repeat delivery waits unclaimed, later repeats ride on it.
-        box.enqueue(conn, kind="repeat", idempotency_key=f"incident:{current.id}:repeat:{count}", now=now,
-                    incident_id=current.id, method="chat.postMessage", channel=runbook.team.channels.alerts,
-                    coalesce=True)
-        later.repeated.add(current.id)
+    later.repeats[current.id] = (count, runbook.team.channels.alerts, now)
     return IncidentResult(current.id, True, False, False, known)
 
 

@@ -15,7 +15,14 @@ def _names(runbook: Runbook) -> dict[str, str]:
     return names
 
 
+def exact_pipeline(runbook: Runbook, text: str | None) -> str | None:
+    """Key, name or alias, ignoring case and spacing, and nothing looser: for machines (alerts), where
+    a near miss such as `growth_v2` is another pipeline, not a typo of `growth`."""
+    return _names(runbook).get(" ".join((text or "").casefold().split()))
+
+
 def find_pipeline(runbook: Runbook, text: str | None) -> str | None:
+    """For people: also a unique prefix or a close typo (`grwth`)."""
     wanted = " ".join((text or "").casefold().split())
     if not wanted:
         return None

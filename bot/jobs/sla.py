@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from bot.alerts.intake import receive
 from bot.alerts.model import Alert
-from bot.domain.lookup import find_pipeline
+from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
 from bot.jobs.core import Context, Occurrence, Post, Postpone, SENT, SKIPPED
 from bot.slack.replies import clocks
@@ -63,7 +63,7 @@ def _names(ctx: Context) -> dict[str, str | None]:
     cache = ctx.cache.setdefault("sla_names", {})
     for raw, _ in ctx.successes:
         if raw not in cache:
-            cache[raw] = find_pipeline(ctx.runbook, raw)
+            cache[raw] = exact_pipeline(ctx.runbook, raw)
     return cache
 
 
