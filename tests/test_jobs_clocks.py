@@ -58,6 +58,19 @@ def test_a_success_after_the_breach_resolves_it_late(store):
     assert engagement.resolved_at - engagement.data_ready_by == timedelta(minutes=40)
 
 
+def test_data_that_arrived_late_while_the_bot_was_down_is_noted_not_paged(store):
+    rb = source()
+    start(store)
+    tick(store, rb, at(2026, 11, 10, 3, 50))  # then the bot is down over Growth's 04:00 deadline
+    receive(store, rb, alert("growth", "succeeded", at(2026, 11, 10, 4, 10)), at(2026, 11, 10, 4, 10))
+    result = tick(store, rb, at(2026, 11, 10, 4, 20))
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent
+    assert not [i for i in list_incidents(store) if i.pipeline == "growth"]  # nobody is paged
+    note = [r for r in rows(store) if r.kind == "sla_breach" and "Growth" in r.args["text"]]
+    assert len(note) == 1 and "10m late" in note[0].args["text"]
+    assert "<@" not in str(note[0].args)
+
+
 def test_breach_of_a_failed_run_is_a_reply_in_its_thread_once_the_thread_exists(store):
     rb = source()
     start(store)

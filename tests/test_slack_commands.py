@@ -146,3 +146,12 @@ def test_long_content_is_cut_to_slack_limits(fake_slack, make_app, tmp_path):
         if block["type"] == "section" and "text" in block:
             assert len(block["text"]["text"]) <= 3000
     assert any(b.get("text", {}).get("text", "").endswith("…") for b in reply["blocks"])
+
+
+def test_a_slack_hiccup_in_a_lookup_is_retried_next_time(fake_slack, make_app, real_people_runbook):
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    fake_slack.fail("users.lookupByEmail", status=500, retry_after=None, times=1000)  # Slack has a bad minute
+    client = make_app(fake_slack, runbook=real_people_runbook)
+    assert "<@" not in all_text(post_command(client, "/runbook", "growth").json())  # names meanwhile
+    fake_slack.failures.clear()
+    assert "<@U0LAURA>" in all_text(post_command(client, "/runbook", "growth").json())

@@ -6,7 +6,9 @@ the 24 h before it; the first of them starts the watch. At the deadline:
 - an open incident of the run: a breach reply in its thread, naming the downstream teams to tell
   (postponed until the thread's parent is posted);
 - nothing at all: an SLA-breach incident opened through intake like a failure (same paging policy);
-  a later success resolves it and the incident records how late the data was.
+  a later success resolves it and the incident records how late the data was;
+- seen only after the data arrived late (the bot was down at the deadline): a note saying how late,
+  paging nobody.
 Breaches are never stale (within the catch-up window).
 """
 
@@ -59,6 +61,15 @@ def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -
                and i.resolved_at and i.resolved_at <= deadline for i in ctx.run_incidents)
 
 
+def _arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
+    """When the run's data arrived after its deadline but before this pass, if it did."""
+    names = _names(ctx)
+    late = [at for raw, at in ctx.successes if names.get(raw) == pipeline and deadline < at <= ctx.now]
+    late += [i.resolved_at for i in ctx.run_incidents if i.pipeline == pipeline and run <= i.run_at <= deadline
+             and i.status == "resolved" and i.resolved_at and deadline < i.resolved_at <= ctx.now]
+    return min(late, default=None)
+
+
 def _names(ctx: Context) -> dict[str, str | None]:
     cache = ctx.cache.setdefault("sla_names", {})
     for raw, _ in ctx.successes:
@@ -74,6 +85,11 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     spec = ctx.runbook.pipelines[pipeline]
     current = next((i for i in ctx.run_incidents
                     if i.pipeline == pipeline and run <= i.run_at <= deadline and i.is_open), None)
+    arrived = _arrived_late(ctx, pipeline, run, deadline)
+    if current is None and arrived is not None:
+        # Seen only now (the bot was down at the deadline), and the data is already there: say it.
+        late = clocks.sla_late(spec, deadline, arrived)
+        return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.alerts, **late.payload())])
     if current is None:
         receive(conn, ctx.runbook, Alert(
             source="sla", pipeline=pipeline, status="failed", occurred_at=deadline,

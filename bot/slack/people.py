@@ -36,7 +36,11 @@ class Directory:
                 response = await self.client.users_lookupByEmail(email=person.email)
                 found = response["user"]["id"]
             except SlackApiError as err:
-                log.info("no Slack user for %s <%s>: %s", name, person.email, err.response.get("error"))
+                code = err.response.get("error")
+                if code != "users_not_found":  # a Slack hiccup: show the name now, ask again next time
+                    log.warning("lookup of %s failed: %s", name, code)
+                    return None
+                log.info("no Slack user for %s <%s>", name, person.email)
             except Exception as err:  # Slack unreachable: try again next time, show the name meanwhile
                 log.warning("lookup of %s failed: %s", name, err)
                 return None

@@ -50,6 +50,17 @@ def sla_breach_reply(runbook: Runbook, people, spec: Pipeline, incident: Inciden
     return message(f"SLA missed: {spec.name} data was due {_utc(deadline)}; tell {tell}", blocks)
 
 
+def sla_late(spec: Pipeline, deadline: datetime, arrived: datetime) -> Message:
+    """A breach seen only after the data arrived (the bot was down at the deadline): said, not paged."""
+    minutes = int((arrived - deadline).total_seconds() // 60)
+    late = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    tell = ", ".join(escape(t) for t in spec.downstream) or "nobody listed"
+    blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} and "
+                      f"arrived {date_token(arrived)}, {late} late. It is ready now; nobody is paged."),
+              context(f"Downstream teams that may have noticed: {tell}")]
+    return message(f"SLA missed: {spec.name} data arrived {late} late (due {_utc(deadline)})", blocks)
+
+
 def fix_chase(runbook: Runbook, people, incident: Incident, last: bool) -> Message:
     spec = runbook.pipelines.get(incident.pipeline)
     owners = _owners(spec)
@@ -122,4 +133,4 @@ def checked(runbook: Runbook, pipeline: str, due: datetime, user_id: str, at: da
 def usergroup_failed(usergroup: str, person: str, reason: str) -> Message:
     text = (f"Could not point the user group <!subteam^{usergroup}> at {escape(person)}: {escape(reason)}. "
             f"It still lists the previous on-call person.")
-    return message(f"Could not update the on-call user group: {reason}", [section(text)])
+    return message(f"Could not update the on-call user group: {escape(reason)}", [section(text)])
