@@ -267,3 +267,20 @@ def test_firing_and_resolved_in_one_request_post_then_resolve(bot, fake_slack):
     assert bot.post("/alerts/alertmanager", json=payload, headers=AUTH).status_code == 202
     parent = parent_of(fake_slack, "Profit failed")
     assert "Resolved" in texts(updates(fake_slack, parent, 1)[-1])
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"pipeline": "growth", "status": "failed", "occurred_at": "9999-12-31T23:30:00Z"}, "occurred_at"),
+    ({"pipeline": "growth", "status": "failed", "occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at"),
+])
+def test_impossible_times_are_400_not_500(bot, payload, field):
+    response = bot.post("/alerts", json=payload, headers=AUTH)
+    assert response.status_code == 400 and response.json()["field"] == field
+
+
+def test_nul_bytes_and_long_unicode_names_are_stored_on_every_backend(bot, fake_slack):
+    nul = bot.post("/alerts", json={"pipeline": "growth\x00", "status": "failed", "error": "bad\x00byte",
+                                    "run_id": "r\x00"}, headers=AUTH)
+    assert nul.status_code == 202
+    long_name = bot.post("/alerts", json={"pipeline": "ß" * 150, "status": "failed"}, headers=AUTH)
+    assert long_name.status_code == 202

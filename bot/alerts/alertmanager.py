@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.alerts.generic import decode_json, field_error
-from bot.alerts.model import MAX_ERROR, Alert, AlertError
+from bot.alerts.model import MAX_ERROR, Alert, AlertError, checked
 
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "not ended yet"
 
@@ -86,9 +86,9 @@ def parse_alertmanager(body: bytes | str | dict[str, Any], now: datetime | None 
             dedup = f"am:{entry.fingerprint or _fingerprint(labels)}:{starts.isoformat() if starts else 'unknown'}"
         firing = entry.status == "firing"
         occurred = (starts if firing else _aware(entry.endsAt)) or now
-        result.append(Alert(
+        result.append(checked(Alert(
             source="alertmanager", pipeline=pipeline[:200], status="failed" if firing else "succeeded",
             occurred_at=occurred, error=error and error[:MAX_ERROR], run_id=None, dedup_key=dedup[:400],
             log_url=entry.generatorURL or None, raw={**data["alerts"][i], "group": group},
-        ))
+        ), now, f"alerts.{i}.{'startsAt' if firing else 'endsAt'}"))
     return result

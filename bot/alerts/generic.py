@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.alerts.model import MAX_ERROR, Alert, AlertError
+from bot.alerts.model import MAX_ERROR, Alert, AlertError, checked
 
 
 class GenericPayload(BaseModel):
@@ -65,10 +65,11 @@ def parse_generic(body: bytes | str | dict[str, Any], now: datetime | None = Non
         payload = GenericPayload.model_validate(data)
     except ValidationError as err:
         raise field_error(err) from None
-    occurred = payload.occurred_at or now or datetime.now(UTC)
+    now = now or datetime.now(UTC)
+    occurred = payload.occurred_at or now
     occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
-    return Alert(
+    return checked(Alert(
         source="generic", pipeline=payload.pipeline, status=payload.status, occurred_at=occurred,
         error=(payload.error or None) and payload.error[:MAX_ERROR], run_id=payload.run_id or None,
         dedup_key=payload.dedup_key, log_url=payload.log_url, raw=data,
-    )
+    ), now, "occurred_at")

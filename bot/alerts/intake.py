@@ -46,7 +46,8 @@ class IncidentResult:
 
 
 def normalize_name(name: str) -> str:
-    return " ".join(name.casefold().split())
+    # Casefolding can lengthen text ("ß" → "ss"): cut to the column's 200 characters after it.
+    return " ".join(name.casefold().split())[:200]
 
 
 def incident_key(runbook: Runbook, pipeline: str, known: bool, alert: Alert) -> str:

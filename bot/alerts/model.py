@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Status = Literal["failed", "succeeded"]
 MAX_ERROR = 64 * 1024  # the error text kept per alert; logs beyond this are for the log_url
+# A failure is reported when it happens: an instant far from now is a broken sender, not a backfill.
+PAST, FUTURE = timedelta(days=366), timedelta(days=1)
 
 
 class AlertError(ValueError):
@@ -31,3 +33,24 @@ class Alert:
     dedup_key: str | None = None
     log_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+def checked(alert: Alert, now: datetime, time_field: str) -> Alert:
+    """An alert fit to store: NUL characters (which PostgreSQL refuses) dropped, its time near `now`."""
+    if not now - PAST <= alert.occurred_at <= now + FUTURE:
+        raise AlertError(time_field, f"{alert.occurred_at.isoformat()} is more than a year ago or in the future")
+    texts = {name: getattr(alert, name) for name in ("pipeline", "error", "run_id", "dedup_key", "log_url")}
+    cleaned = {name: value.replace("\x00", "") for name, value in texts.items() if value and "\x00" in value}
+    if cleaned.get("pipeline") == "":
+        raise AlertError("pipeline", "is empty")
+    return replace(alert, raw=_without_nul(alert.raw), **cleaned)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
