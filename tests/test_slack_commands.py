@@ -155,3 +155,21 @@ def test_a_slack_hiccup_in_a_lookup_is_retried_next_time(fake_slack, make_app, r
     assert "<@" not in all_text(post_command(client, "/runbook", "growth").json())  # names meanwhile
     fake_slack.failures.clear()
     assert "<@U0LAURA>" in all_text(post_command(client, "/runbook", "growth").json())
+
+
+def test_a_long_schedule_with_mentions_is_never_cut_mid_line(fake_slack, make_app, real_people_runbook):
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    reply = post_command(make_app(fake_slack, runbook=real_people_runbook), "/oncall", "schedule 26").json()
+    sections = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    assert all(len(text) <= 3000 and not text.endswith("…") for text in sections)
+    assert sum(text.count("→") for text in sections) >= 26
+
+
+@pytest.mark.parametrize("command, text", [
+    ("/oncall", "schedule ²"), ("/oncall", "swap 9999-12-31"), ("/oncall", "swap 0001-01-01"),
+    ("/oncall", "swap 2026-12-01 2999-12-31"),
+])
+def test_odd_arguments_get_an_answer_not_an_error(fake_slack, make_app, command, text):
+    response = post_command(make_app(fake_slack), command, text, user_id="U0ANNA")
+    assert response.status_code == 200
+    assert response.json()["response_type"] == "ephemeral"

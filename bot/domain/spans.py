@@ -70,8 +70,23 @@ def _point(words: list[str], i: int, today: date) -> tuple[_Point, int] | None:
     return _Point(day, None), 1
 
 
+MAX_SPAN = timedelta(days=366)
+
+
 def parse_span(words: list[str], zone: ZoneInfo, now: datetime) -> tuple[Span, list[str]]:
     """The span at the start of `words` and the words left over; SpanError says what to type instead."""
+    try:
+        span, rest = _parse_span(words, zone, now)
+    except (OverflowError, ValueError) as err:  # dates at the edge of the calendar (0001-01-01, 9999-12-31)
+        if isinstance(err, SpanError):
+            raise
+        raise SpanError(f"that date is out of range; use a date near today, e.g. {EXAMPLES}") from None
+    if span.end - span.start > MAX_SPAN:
+        raise SpanError("a span can be at most a year long")
+    return span, rest
+
+
+def _parse_span(words: list[str], zone: ZoneInfo, now: datetime) -> tuple[Span, list[str]]:
     today = now.astimezone(zone).date()
     first = _point(words, 0, today) if words else None
     if first is None:

@@ -34,7 +34,9 @@ class NotYet(Exception):
 
 
 class Delivery:
-    def __init__(self, rt: Runtime, batch: int = 20):
+    def __init__(self, rt: Runtime, batch: int = 5):
+        # A small batch: rows are sent at one call per second per channel under one lease, and a
+        # batch must be done long before the lease ends, or another replica would send it again.
         self.rt = rt
         self.batch = batch
         self._wake = asyncio.Event()

@@ -34,7 +34,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             reply = await oncall.now_message(rt.runbook, rt.directory, now, rt.overrides())
         elif sub == "schedule":
             weeks = words[1] if len(words) > 1 else "4"
-            if not weeks.isdigit() or not 1 <= int(weeks) <= MAX_WEEKS:
+            if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= MAX_WEEKS:
                 reply = oncall.help_message(f"`/oncall schedule` takes a number of weeks from 1 to {MAX_WEEKS}.")
                 visibility = "ephemeral"
             else:

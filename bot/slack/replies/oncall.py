@@ -94,9 +94,15 @@ async def schedule_message(runbook: Runbook, people: Directory, at: datetime, we
         covering = f" _(covering {people.plain(s.scheduled)})_" if s.is_override else ""
         lines.append(f"{date_token(s.start)} → {date_token(s.end)}: {people.mention(s.person)}{covering}")
     blocks = [header(f"On-call schedule, next {weeks} week(s)")]
-    # One section per 20 shifts keeps each under Slack's 3,000 characters.
-    for i in range(0, len(lines), 20):
-        blocks.append(section("\n".join(lines[i:i + 20])))
+    # Sections filled up to a character budget: each stays under Slack's 3,000 characters.
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join(chunk + [line])) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
     if not lines:
         blocks.append(section("Nobody is scheduled in this period."))
     blocks.append(context(f"Rotation `{rotation}` · overrides applied · times in your zone"))
