@@ -76,7 +76,11 @@ class Delivery:
         try:
             result = await self._send(item)
         except NotYet as err:
-            await self._retry(item, str(err), timedelta(seconds=min(60, 2 ** item.attempts)))
+            if await self.rt.db(_parent_given_up, item.incident_id):
+                log.error("giving up on outbox row %s (%s): its incident's message was never posted", item.id, item.kind)
+                await self.rt.db(outbox.mark_failed, item.id, "parent message failed", None)
+            else:
+                await self._retry(item, str(err), timedelta(seconds=min(60, 2 ** item.attempts)))
         except SlackApiError as err:
             status = err.response.status_code
             code = str(err.response.get("error") or status)
@@ -156,6 +160,10 @@ class Delivery:
         if response.get("channel") and response["channel"] != channel:
             self._last_call[response["channel"]] = self._last_call[channel]  # "#name" and its ID are one channel
         return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}
+
+
+def _parent_given_up(store, incident_id: int | None) -> bool:
+    return any(row.kind == "open" and row.state == "failed" for row in outbox.items(store, incident_id))
 
 
 def release_dead_workers(store) -> list[str]:
