@@ -44,7 +44,7 @@ def sla_text(pipeline: Pipeline) -> list[str]:
         within = f"{hours}h" if not rest else format_duration(sla.fix_within)
         lines.append(f"Fixed within {within} from midnight UTC of the run's day")
     if sla.fix_by == "end_of_month":
-        lines.append("Fixed by the end of the month (before the management report)")
+        lines.append("Fixed by the end of the month")
     return lines + list(sla.notes)
 
 

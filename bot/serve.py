@@ -21,7 +21,7 @@ def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = 
         print(f"oncall-bot: configuration error: {err}", file=sys.stderr)
         return 2
     except RunbookError as err:
-        print(f"oncall-bot: the runbook is invalid; fix it and start again:", file=sys.stderr)
+        print("oncall-bot: the runbook is invalid; fix it and start again:", file=sys.stderr)
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1

@@ -145,7 +145,7 @@ def test_month_end_reminds_open_investor_incidents_a_few_working_days_before(sto
     # Back from 1 December: Mon 30 (1), Fri 27 (2), Thanksgiving skipped, Wed 25 (3), at 09:00 work start.
     assert [r.idempotency_key for r in reminders] == ["month_end:investors:2026-11-25T09:00:00Z#0"]
     assert reminders[0].channel == "#data-oncall" and "*Jane*" in str(reminders[0].args["blocks"])
-    assert "management report" in str(reminders[0].args["blocks"])
+    assert "report for management" in str(reminders[0].args["blocks"])  # the runbook's own words
 
 
 def test_no_month_end_message_without_open_incidents(store):

@@ -68,7 +68,8 @@ def test_rows_of_one_incident_go_out_in_order_and_the_parent_ts_is_kept(store, r
     box.mark_sent(store, claimed[0].id, {"ok": True, "channel": "C0ALERTS", "ts": "1730687400.000100"}, T0)
     i = inc.get_incident(store, incident)
     assert (i.slack_channel, i.slack_ts) == ("C0ALERTS", "1730687400.000100")
-    assert not inc.set_message(store, incident, "C0ALERTS", "2.0")  # the first parent message stays
+    box.mark_sent(store, claimed[0].id, {"ok": True, "channel": "C0ALERTS", "ts": "2.0"}, T0)
+    assert inc.get_incident(store, incident).slack_ts == "1730687400.000100"  # the first parent message stays
     assert [i.kind for i in box.claim_due(store, T0 + 3 * SEC)] == ["repeat"]
 
 

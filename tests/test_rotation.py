@@ -70,18 +70,6 @@ def test_who_is_next():
     assert (last_week.shift.person, last_week.next.person) == ("Jane", "Danny")
 
 
-def test_upcoming_gives_the_current_shift_and_the_next_ones():
-    shifts = source_roster().upcoming(utc(2026, 11, 18, 12), 6)
-    assert [s.person for s in shifts] == ["Laura", "Jane", "Danny", "Anna", "Laura", "Jane"]
-    assert shifts[0].start == utc(2026, 11, 16, 9)
-    assert all(a.end == b.start for a, b in zip(shifts, shifts[1:]))
-
-
-def test_upcoming_before_the_start_begins_with_week_one():
-    shifts = source_roster().upcoming(utc(2026, 10, 1), 2)
-    assert [(s.person, s.start) for s in shifts] == [("Danny", FIRST_HANDOFF), ("Anna", utc(2026, 11, 9, 9))]
-
-
 # A team zone with DST: the handoff stays at 09:00 local ------------------------------------------
 
 def weekly_handoffs(rb, weeks: int) -> list:

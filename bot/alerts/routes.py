@@ -6,7 +6,6 @@ outbox worker is then woken to post it.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import logging

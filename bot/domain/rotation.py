@@ -143,27 +143,6 @@ class Roster:
                     return s
         return None
 
-    def upcoming(self, at: datetime, count: int) -> list[Shift]:
-        """The current shift and the ones after it, `count` in all."""
-        result: list[Shift] = []
-        current = self.at(at)
-        if current:
-            result.append(current)
-        cursor = current.end if current else at
-        while len(result) < count:
-            window = self.shifts(cursor, cursor + self._horizon())
-            nexts = [s for s in window if s.start >= cursor]
-            if not nexts:
-                # A stretch with nobody on call (before the rotation starts): jump to the next shift.
-                following = self.after(None, cursor)
-                if following is None:
-                    break
-                cursor = following.start
-                continue
-            result.extend(nexts[: count - len(result)])
-            cursor = result[-1].end
-        return result
-
     def _horizon(self) -> timedelta:
         longest = max((o.end - o.start for o in self.overrides), default=timedelta(0))
         return self.rotation.turn * 2 + longest

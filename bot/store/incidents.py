@@ -125,14 +125,6 @@ def escalate(db: Db, incident_id: int, user: str, now: datetime, *, expected_lev
         return Change(changed, True)
 
 
-def set_message(db: Db, incident_id: int, channel: str, ts: str) -> bool:
-    """Remember the parent Slack message, if none is recorded yet (the first post wins)."""
-    with tx(db) as conn:
-        return conn.execute(update(incidents)
-                            .where(incidents.c.id == incident_id, incidents.c.slack_ts.is_(None))
-                            .values(slack_channel=channel, slack_ts=ts)).rowcount == 1
-
-
 def due_deferred_pings(db: Db, now: datetime) -> list[Incident]:
     """Deferred incidents still unacknowledged whose work-hours start has come and not been pinged."""
     query = select(incidents).where(

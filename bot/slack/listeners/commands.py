@@ -35,14 +35,14 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         elif sub == "schedule":
             weeks = words[1] if len(words) > 1 else "4"
             if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= MAX_WEEKS:
-                reply = oncall.help_message(f"`/oncall schedule` takes a number of weeks from 1 to {MAX_WEEKS}.")
+                reply = oncall.help_message(rt.runbook, f"`/oncall schedule` takes a number of weeks from 1 to {MAX_WEEKS}.")
                 visibility = "ephemeral"
             else:
                 reply = await oncall.schedule_message(rt.runbook, rt.directory, now, int(weeks), rt.overrides())
         elif sub == "help":
-            reply, visibility = oncall.help_message(), "ephemeral"
+            reply, visibility = oncall.help_message(rt.runbook), "ephemeral"
         else:
-            reply = oncall.help_message(f"I don't know `/oncall {sub[:40]}`.")
+            reply = oncall.help_message(rt.runbook, f"I don't know `/oncall {sub[:40]}`.")
             visibility = "ephemeral"
         await ack(response_type=visibility, **reply.payload())
 

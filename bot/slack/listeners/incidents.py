@@ -3,7 +3,6 @@ outbox edit the message. Clicks from another workspace are refused."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond

@@ -30,8 +30,9 @@ _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 USAGE = {
     "swap": "`/oncall swap` opens a form; or `/oncall swap FROM [TO] [note]`, e.g. `/oncall swap tomorrow`, "
             "`/oncall swap 2026-12-07 2026-12-09 dentist`, `/oncall swap 2026-12-08T09:00 2026-12-08T18:00`.",
-    "override": "`/oncall override @user FROM TO [note]`, e.g. `/oncall override @laura 2026-12-08T09:00 "
-                "2026-12-09T09:00 covers Anna`. Admins may set any; the person on call may hand over their own shift.",
+    "override": "`/oncall override @user FROM TO [note]`, e.g. `/oncall override @teammate 2026-12-08T09:00 "
+                "2026-12-09T09:00 covering a dentist visit`. Admins may set any; the person on call may hand over "
+                "their own shift.",
 }
 
 

@@ -84,9 +84,10 @@ def fix_breach(runbook: Runbook, people, incident: Incident) -> Message:
 def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, incidents: list[Incident]) -> Message:
     spec = runbook.pipelines.get(pipeline)
     who = " ".join(people.mention(n) for n in _owners(spec))
+    why = "".join(f" {escape(note)}" for note in (spec.sla.notes if spec and spec.sla else []))
     blocks = [header(f"Month end: {_name(runbook, pipeline)}"),
-              section(f"{who} these incidents must be fixed before the month ends {date_token(month_end_at)} "
-                      f"(the management report):\n" + bullet_list(incident_lines(runbook, incidents)))]
+              section(f"{who} these incidents must be fixed before the month ends {date_token(month_end_at)}."
+                      f"{why}\n" + bullet_list(incident_lines(runbook, incidents)))]
     return message(f"Month end {_utc(month_end_at)}: {len(incidents)} open {_name(runbook, pipeline)} "
                    f"incident(s) to fix first", blocks)
 

@@ -17,21 +17,26 @@ MODE_WORDS = {
     "none": "nobody to notify",
 }
 
-HELP = """*`/oncall`*: who is on call now, until when, who is next, and who each pipeline's failure would notify.
-*`/oncall schedule [weeks]`*: the coming shifts (default 4 weeks, at most 26), overrides applied.
-*`/oncall swap`*: ask a teammate to cover you (a form), or `/oncall swap FROM [TO] [note]`: `tomorrow`, `2026-12-07 2026-12-09` (whole days, end included), `2026-12-08T09:00 2026-12-08T18:00` (team zone). The first teammate to press Accept takes it.
-*`/oncall override @user FROM TO [note]`*: put someone on call for a span (admins; or the person on call, over their own shift).
-*`/oncall overrides`*: the coming overrides and open requests, with Cancel buttons where you may cancel; where they overlap, the most recent wins.
-*`/oncall help`*: this help.
-*`/runbook <pipeline>`*: a pipeline's runbook card; names are forgiving (`growth`, `Growth`, `investors`).
-Replies are visible only to you; add `public` (`/oncall public`, `/runbook growth public`) to post in the channel."""
-
-
-def help_message(note: str | None = None) -> Message:
-    blocks = []
-    if note:
-        blocks.append(section(note))
-    blocks.append(section(HELP))
+def help_message(runbook: Runbook, note: str | None = None) -> Message:
+    key, spec = next(iter(runbook.pipelines.items()))
+    names = f"`{key}`, `{escape(spec.name)}`" + (f", `{escape(spec.aliases[0])}`" if spec.aliases else "")
+    text = (
+        "*`/oncall`*: who is on call now, until when, who is next, and who each pipeline's failure would notify.\n"
+        "*`/oncall schedule [weeks]`*: the coming shifts (default 4 weeks, at most 26), overrides applied.\n"
+        "*`/oncall swap`*: ask a teammate to cover you (a form), or `/oncall swap FROM [TO] [note]`: `tomorrow`, "
+        "`2026-12-07 2026-12-09` (whole days, end included), `2026-12-08T09:00 2026-12-08T18:00` (team zone). "
+        "The first teammate to press Accept takes it.\n"
+        "*`/oncall override @user FROM TO [note]`*: put someone on call for a span (admins; or the person on call, "
+        "over their own shift).\n"
+        "*`/oncall overrides`*: the coming overrides and open requests, with Cancel buttons where you may cancel; "
+        "where they overlap, the most recent wins.\n"
+        "*`/oncall help`*: this help.\n"
+        f"*`/runbook <pipeline>`*: a pipeline's runbook card; names are forgiving ({names}).\n"
+        f"Replies are visible only to you; add `public` (`/oncall public`, `/runbook {key} public`) "
+        "to post in the channel."
+    )
+    blocks = [section(note)] if note else []
+    blocks.append(section(text))
     return message(f"{note + ' ' if note else ''}oncall-bot help: /oncall, /oncall schedule, /runbook <pipeline>", blocks)
 
 
