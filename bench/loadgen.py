@@ -37,7 +37,7 @@ class Result:
 
     def row(self) -> str:
         return (f"{self.label:<22} c={self.concurrency:<3} {self.rate:8.0f} req/s   p50 {self.pct(0.5):6.1f} ms   "
-                f"p99 {self.pct(0.99):6.1f} ms   errors {self.errors}")
+                f"p99 {self.pct(0.99):6.1f} ms   max {max(self.latencies, default=0) * 1000:6.0f} ms   errors {self.errors}")
 
 
 async def _run(url: str, make: Callable[[], tuple[bytes, dict]], concurrency: int, seconds: float,

@@ -226,12 +226,22 @@ def _v5_swaps(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v6_delivery_indexes(conn: Connection) -> None:
+    meta = MetaData()
+    incidents = Table("incidents", meta, Column("status", String))
+    outbox = Table("outbox", meta, Column("incident_id", Integer), Column("id", Integer))
+    Index("ix_outbox_incident", outbox.c.incident_id, outbox.c.id).create(conn)
+    Index("ix_incidents_status", incidents.c.status).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "incidents, alert events, actions, outbox", _v1_core),
     Migration(2, "notifications (exactly-once scheduled messages), overrides", _v2_scheduled),
     Migration(3, "escalation and deferred-ping state on incidents; indexes for due scans", _v3_escalation),
     Migration(4, "weekly checks: who confirmed a pipeline's weekly check, and when", _v4_weekly_checks),
     Migration(5, "swap requests; who cancelled an override, and the swap it came from", _v5_swaps),
+    Migration(6, "indexes for the outbox's per-incident order and the scans of open incidents",
+              _v6_delivery_indexes),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -68,6 +68,7 @@ incidents = Table(
     Column("escalated_at", UTCDateTime),
     Column("deferred_pinged_at", UTCDateTime),
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
+    Index("ix_incidents_status", "status"),
 )
 
 alert_events = Table(
@@ -117,6 +118,7 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Column("result", Json),
     Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_incident", "incident_id", "id"),
 )
 
 notifications = Table(
