@@ -9,6 +9,8 @@ transaction across a killed process (only an OS crash or power loss can drop the
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -46,15 +48,28 @@ def make_engine(url: str, connect_args: dict[str, Any] | None = None, **kwargs: 
     return create_engine(url, connect_args=args, **kwargs)
 
 
+def _use_wal(cursor) -> None:
+    """WAL is a property of the file, set once. Switching needs an exclusive lock and SQLite does not
+    wait for it (no busy handler), so replicas opening a new file at once retry for a while."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, instead of pysqlite's implicit deferred one.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
