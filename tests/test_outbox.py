@@ -138,3 +138,15 @@ def test_overrides_round_trip(store):
     assert active_overrides(store) == []
     with pytest.raises(ValueError):
         add_override(store, rotation="x", person="Laura", start=end, end=start, created_by="U", now=T0)
+
+
+def test_a_worker_whose_lease_was_taken_over_changes_nothing(store):
+    item = put(store, "takeover")
+    first = box.claim_due(store, T0, worker="a:1", lease=timedelta(seconds=10))[0]
+    later = T0 + timedelta(seconds=11)
+    assert box.claim_due(store, later, worker="b:2")[0].id == first.id  # a's lease ran out: b holds it
+    assert box.mark_failed(store, item, "slow", later, worker="a:1") is False
+    assert box.mark_sent(store, item, {"ts": "1.0"}, later, worker="a:1") is False
+    assert box.get(store, item).state == "pending" and box.get(store, item).claimed_by == "b:2"
+    assert box.mark_sent(store, item, {"ts": "2.0"}, later, worker="b:2") is True
+    assert box.get(store, item).result == {"ts": "2.0"}

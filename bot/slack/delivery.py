@@ -9,6 +9,7 @@ only a permanent client error (a deleted channel, say) gives up, after several a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -27,6 +28,11 @@ log = logging.getLogger("oncall_bot.delivery")
 CHANNEL_INTERVAL = 1.0
 MAX_CLIENT_ERRORS = 8
 SUMMARY_REPLIES = 3  # repeats get at most this many thread replies; later ones only update the count
+
+
+# Only while this worker still holds the row: after a lease ran out, the new holder's state stands.
+_sent = functools.partial(outbox.mark_sent, worker=outbox.WORKER)
+_failed = functools.partial(outbox.mark_failed, worker=outbox.WORKER)
 
 
 class NotYet(Exception):
@@ -78,7 +84,7 @@ class Delivery:
         except NotYet as err:
             if await self.rt.db(_parent_given_up, item.incident_id):
                 log.error("giving up on outbox row %s (%s): its incident's message was never posted", item.id, item.kind)
-                await self.rt.db(outbox.mark_failed, item.id, "parent message failed", None)
+                await self.rt.db(_failed, item.id, "parent message failed", None)
             else:
                 await self._retry(item, str(err), timedelta(seconds=min(60, 2 ** item.attempts)))
         except SlackApiError as err:
@@ -91,15 +97,15 @@ class Delivery:
                 await self._retry(item, code, timedelta(seconds=min(300, 2 ** item.attempts)))
             else:
                 log.error("giving up on outbox row %s (%s): %s", item.id, item.kind, code)
-                await self.rt.db(outbox.mark_failed, item.id, code, None)
+                await self.rt.db(_failed, item.id, code, None)
         except Exception as err:  # connection refused, timeouts: Slack is down, keep the row
             await self._retry(item, f"{type(err).__name__}: {err}", timedelta(seconds=min(300, 2 ** item.attempts)))
         else:
-            await self.rt.db(outbox.mark_sent, item.id, result, self.rt.clock())
+            await self.rt.db(_sent, item.id, result, self.rt.clock())
 
     async def _retry(self, item: OutboxItem, error: str, wait: timedelta) -> None:
         log.warning("outbox row %s (%s) not delivered, retry in %s: %s", item.id, item.kind, wait, error)
-        await self.rt.db(outbox.mark_failed, item.id, error, self.rt.clock() + wait)
+        await self.rt.db(_failed, item.id, error, self.rt.clock() + wait)
 
     async def _send(self, item: OutboxItem) -> dict | None:
         if item.incident_id is None:

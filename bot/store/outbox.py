@@ -78,28 +78,44 @@ def claim_due(db: Db, now: datetime, limit: int = 10, *, lease: timedelta = DEFA
         return [OutboxItem.from_row(row) for row in rows]
 
 
-def mark_sent(db: Db, item_id: int, result: dict[str, Any] | None, now: datetime) -> None:
+def mark_sent(db: Db, item_id: int, result: dict[str, Any] | None, now: datetime, *,
+              worker: str | None = None) -> bool:
     """Delivered. For an incident's `open` row, a result with channel and ts becomes its parent message
-    in the same transaction, so no later attempt ever posts a second top-level message."""
+    in the same transaction, so no later attempt ever posts a second top-level message.
+
+    With `worker`, only while that worker still holds the row: a worker whose lease ran out and was
+    taken over must not overwrite the new holder's state. Returns whether the row was updated.
+    """
     with tx(db) as conn:
-        row = conn.execute(update(outbox).where(outbox.c.id == item_id)
-                           .values(state="sent", sent_at=now, result=result, claimed_until=None, last_error=None)
+        query = update(outbox).where(outbox.c.id == item_id)
+        if worker is not None:
+            query = query.where(outbox.c.claimed_by == worker)
+        row = conn.execute(query.values(state="sent", sent_at=now, result=result, claimed_until=None, last_error=None)
                            .returning(outbox.c.kind, outbox.c.incident_id)).one_or_none()
         if row is None:
+            if worker is not None:
+                return False
             raise KeyError(f"no outbox row {item_id}")
         if row.kind == "open" and row.incident_id is not None and result and result.get("ts"):
             conn.execute(update(incidents)
                          .where(incidents.c.id == row.incident_id, incidents.c.slack_ts.is_(None))
                          .values(slack_channel=result.get("channel"), slack_ts=str(result["ts"])))
+        return True
 
 
-def mark_failed(db: Db, item_id: int, error: str, retry_at: datetime | None) -> None:
-    """Failed attempt: retried at `retry_at`, or given up for good when it is None."""
+def mark_failed(db: Db, item_id: int, error: str, retry_at: datetime | None, *, worker: str | None = None) -> bool:
+    """Failed attempt: retried at `retry_at`, or given up for good when it is None (`worker` as above)."""
     values: dict[str, Any] = dict(last_error=error[:2000], claimed_until=None, claimed_by=None)
     values.update(next_attempt_at=retry_at) if retry_at is not None else values.update(state="failed")
     with tx(db) as conn:
-        if conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values)).rowcount != 1:
+        query = update(outbox).where(outbox.c.id == item_id)
+        if worker is not None:
+            query = query.where(outbox.c.claimed_by == worker)
+        if conn.execute(query.values(**values)).rowcount != 1:
+            if worker is not None:
+                return False
             raise KeyError(f"no outbox row {item_id}")
+        return True
 
 
 def get(db: Db, item_id: int) -> OutboxItem | None:
