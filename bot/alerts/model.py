@@ -43,7 +43,19 @@ def checked(alert: Alert, now: datetime, time_field: str) -> Alert:
     cleaned = {name: value.replace("\x00", "") for name, value in texts.items() if value and "\x00" in value}
     if cleaned.get("pipeline") == "":
         raise AlertError("pipeline", "is empty")
-    return replace(alert, raw=_without_nul(alert.raw), **cleaned)
+    if cleaned or _has_nul(alert.raw):
+        return replace(alert, raw=_without_nul(alert.raw), **cleaned)
+    return alert
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _without_nul(value: Any) -> Any:
