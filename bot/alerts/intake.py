@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.alerts.model import Alert
 from bot.domain.deadlines import deadlines
@@ -73,10 +74,14 @@ class _Later:
     deliveries: list[dict] = field(default_factory=list)
     repeats: dict[int, tuple[int, str, datetime]] = field(default_factory=dict)  # incident → latest count
     open: dict[str, "_Open"] = field(default_factory=dict)  # open incidents by dedup key, kept current
+    new: dict[str, "_New"] = field(default_factory=dict)    # incidents this batch opens, by dedup key
+    filled: dict[int, IncidentResult] = field(default_factory=dict)  # results of alerts of new incidents
 
     def flush(self, conn: Connection) -> None:
         """Write what is pending; called at the end of the batch, and before anything that enqueues
         a delivery directly (a resolution), so deliveries keep the order of the alerts."""
+        if self.new:
+            _write_new(conn, self)
         for table, rows in ((alert_events, self.events), (actions, self.audit), (outbox, self.deliveries)):
             if rows:
                 conn.execute(insert(table), rows)
@@ -110,9 +115,10 @@ def receive_many(db: Db, runbook: Runbook, alerts: Iterable[Alert], now: datetim
         spans = active_overrides(conn, now)
         later = _Later()
         later.open = _open_incidents(conn, {n.dedup for n, a in zip(named, alerts) if a.status == "failed"})
-        results = [_receive(conn, runbook, alert, n, now, spans, later) for alert, n in zip(alerts, named)]
+        results = [_receive(conn, runbook, alert, n, now, spans, later, i)
+                   for i, (alert, n) in enumerate(zip(alerts, named))]
         later.flush(conn)
-        return results
+        return [result or later.filled[i] for i, result in enumerate(results)]
 
 
 def _name(runbook: Runbook, alert: Alert) -> _Named:
@@ -134,22 +140,22 @@ def _open_incidents(conn: Connection, keys: set[str]) -> dict[str, _Open]:
 
 
 def _receive(conn: Connection, runbook: Runbook, alert: Alert, named: _Named, now: datetime,
-             spans: list[OverrideSpan], later: _Later) -> IncidentResult:
+             spans: list[OverrideSpan], later: _Later, index: int) -> IncidentResult | None:
+    """The alert's result, or None when it opens (or repeats) an incident this batch opens: that
+    result is filled in when the batch's new incidents are written."""
     key, pipeline, dedup = named.key, named.pipeline, named.dedup
     if alert.status == "succeeded":
         later.open.pop(dedup, None)
         later.flush(conn)
         return _succeeded(conn, alert, pipeline, dedup, now, key is not None)
-    for attempt in range(3):  # another intake may open or resolve it between our look and our insert
-        current = later.open.get(dedup) if attempt == 0 else _open_by_key(conn, dedup)
-        if current is not None:
-            later.open[dedup] = current
-            return _repeat(conn, runbook, alert, current, dedup, now, key is not None, later)
-        created = _open(conn, runbook, alert, key, pipeline, dedup, now, spans, later)
-        if created is not None:
-            later.open[dedup] = _Open(created.incident_id, 1)
-            return created
-    raise RuntimeError(f"could not open or find the incident for {dedup!r}")
+    if dedup in later.new:
+        later.new[dedup].alerts.append((alert, index))
+        return None
+    current = later.open.get(dedup)
+    if current is not None:
+        return _repeat(conn, runbook, alert, current, dedup, now, key is not None, later)
+    later.new[dedup] = _opening(runbook, alert, key, pipeline, dedup, now, spans, index)
+    return None
 
 
 def _open_by_key(conn: Connection, dedup: str) -> _Open | None:
@@ -172,28 +178,72 @@ def _delivery_row(kind: str, incident_id: int, key: str, channel: str, now: date
                 args={}, state="pending", attempts=0, next_attempt_at=now, created_at=now)
 
 
-def _open(conn: Connection, runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str,
-          now: datetime, spans: list[OverrideSpan], later: _Later) -> IncidentResult | None:
+@dataclass
+class _New:
+    """An incident the batch opens, with every alert of the batch that belongs to it."""
+
+    values: dict
+    known: bool
+    channel: str
+    now: datetime
+    detail: dict
+    alerts: list[tuple[Alert, int]]
+
+
+def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str, now: datetime,
+             spans: list[OverrideSpan], index: int) -> _New:
     decision = decide(runbook, key, now, spans)
     clocks = deadlines(runbook, key, alert.occurred_at)
     match = triage(runbook, key, alert.error)
-    incident_id = insert_ignore(conn, incidents, dict(
+    values = dict(
         pipeline=pipeline, pipeline_raw=alert.pipeline[:200], known=key is not None, dedup_key=dedup,
         open_key=dedup, status="open", opened_at=now, last_alert_at=now, alert_count=1, run_id=alert.run_id,
         run_at=clocks.run_at, data_ready_by=clocks.data_ready_by, fix_by=clocks.fix_by, error=alert.error,
         log_url=alert.log_url, issue_title=match.title if match else None, notify_mode=decision.mode,
         notify=decision.notify, oncall=decision.oncall, deferred_until=decision.deferred_until,
         escalation_level=0,
-    ), conflict=["open_key"], returning="id")
-    if incident_id is None:
-        return None  # another intake opened it first: fold into theirs
-    later.events.append(_event_row(alert, dedup, incident_id, now))
-    later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=now,
-                            detail={"source": alert.source, "mode": decision.mode, "reason": decision.reason}))
-    # The incident is new, so its "open" key is too: no conflict to handle.
-    later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open",
-                                          runbook.team.channels.alerts, now))
-    return IncidentResult(incident_id, False, True, False, key is not None)
+    )
+    detail = {"source": alert.source, "mode": decision.mode, "reason": decision.reason}
+    return _New(values, key is not None, runbook.team.channels.alerts, now, detail, [(alert, index)])
+
+
+def _write_new(conn: Connection, later: _Later) -> None:
+    """The batch's new incidents in one INSERT; if another intake opened one of them meanwhile (the
+    unique open key says so), one by one instead, folding into theirs."""
+    pending = list(later.new.values())
+    later.new.clear()
+    rows = [p.values | {"alert_count": len(p.alerts)} for p in pending]
+    try:
+        with conn.begin_nested():
+            ids: list[int | None] = list(conn.execute(
+                insert(incidents).returning(incidents.c.id, sort_by_parameter_order=True), rows).scalars())
+    except IntegrityError:
+        ids = [insert_ignore(conn, incidents, row, conflict=["open_key"], returning="id") for row in rows]
+    for new, incident_id in zip(pending, ids):
+        dedup = new.values["open_key"]
+        if incident_id is None:  # opened by another intake first: these alerts repeat it
+            current = _open_by_key(conn, dedup)
+            if current is None:
+                raise RuntimeError(f"could not open or find the incident for {dedup!r}")
+            conn.execute(update(incidents).where(incidents.c.id == current.id)
+                         .values(alert_count=incidents.c.alert_count + len(new.alerts), last_alert_at=new.now))
+            current.alert_count += len(new.alerts)
+            later.open[dedup] = current
+            later.repeats[current.id] = (current.alert_count, new.channel, new.now)
+            for alert, index in new.alerts:
+                later.events.append(_event_row(alert, dedup, current.id, new.now))
+                later.filled[index] = IncidentResult(current.id, True, False, False, new.known)
+            continue
+        later.open[dedup] = _Open(incident_id, len(new.alerts))
+        for position, (alert, index) in enumerate(new.alerts):
+            later.events.append(_event_row(alert, dedup, incident_id, new.now))
+            later.filled[index] = IncidentResult(incident_id, position > 0, position == 0, False, new.known)
+        later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=new.now, detail=new.detail))
+        # The incident is new, so its "open" key is too: no conflict to handle.
+        later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
+                                              new.now))
+        if len(new.alerts) > 1:
+            later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
 
 
 def _repeat(conn: Connection, runbook: Runbook, alert: Alert, current, dedup: str, now: datetime,
