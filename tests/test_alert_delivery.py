@@ -65,3 +65,31 @@ def test_killed_between_accepting_and_delivering_delivers_once_after_restart(fak
     assert len(posted) == 1
     assert "NullPointerException" in str(posted[0].args)
     second.stop()
+
+
+def test_replies_of_an_incident_whose_post_was_given_up_are_given_up_too(database_url, fake_slack, make_app):
+    from bot.store import outbox as box
+
+    bot = make_app(fake_slack, DATABASE_URL=database_url)
+    store = bot.runtime.store
+    fake_slack.fail("chat.postMessage", status=500, retry_after=None, times=100_000)
+    alert = {"pipeline": "engagement", "status": "failed", "error": "OOM", "run_id": "r9"}
+    incident = bot.post("/alerts", json=alert, headers=AUTH).json()["incident"]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the first attempt has failed and the row is back in the queue
+        opening = next(r for r in box.items(store, incident) if r.kind == "open")
+        if opening.attempts and opening.claimed_by is None:
+            break
+        time.sleep(0.05)
+    box.mark_failed(store, opening.id, "channel_not_found", None)  # as after a deleted alerts channel
+    fake_slack.failures.clear()
+    bot.post("/alerts", json=alert, headers=AUTH)  # a repeat: its reply has no thread to go to
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        rows = box.items(store, incident)
+        if all(r.state == "failed" for r in rows):
+            break
+        time.sleep(0.1)
+    assert [(r.kind, r.state) for r in box.items(store, incident)] == [("open", "failed"), ("repeat", "failed")]
+    assert not [c for c in fake_slack.of("chat.postMessage")
+                if c.args.get("thread_ts") or str(c.args.get("text", "")).startswith("Engagement failed")]
