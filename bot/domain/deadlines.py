@@ -2,7 +2,7 @@
 
 - The run a failure belongs to is the latest scheduled run (cron, UTC) at or before the failure.
 - data_ready_by: the first SLA time of day (UTC) at or after that run's scheduled start.
-- fix_within: counted from midnight UTC that starts the run's day (Growth: run 01:00 on D, fix by D+1 00:00).
+- fix_within: counted from midnight UTC that starts the run's day (a run at 01:00 on day D: fix by D+1 00:00).
 - fix_by end_of_month: the first instant of the next month in the team zone (exclusive), taken from the failure.
 Without a schedule, the run's day is the failure's UTC day.
 """

@@ -1,4 +1,4 @@
-"""Forgiving pipeline names: `growth`, `Growth`, `investors`, or a close typo all find the pipeline."""
+"""Forgiving pipeline names: the key, the name, an alias, any case, or a close typo all find the pipeline."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _names(runbook: Runbook) -> dict[str, str]:
 
 def exact_pipeline(runbook: Runbook, text: str | None) -> str | None:
     """Key, name or alias, ignoring case and spacing, and nothing looser: for machines (alerts), where
-    a near miss such as `growth_v2` is another pipeline, not a typo of `growth`."""
+    a near miss such as `sales_v2` is another pipeline, not a typo of `sales`."""
     return _names(runbook).get(" ".join((text or "").casefold().split()))
 
 

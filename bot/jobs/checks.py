@@ -1,4 +1,4 @@
-"""The weekly check of pipelines nobody is on call for (the source's investors aggregate).
+"""The weekly check of pipelines nobody is on call for (`on_call.weekly_check` in the runbook).
 
 - Check: every `on_call.weekly_check` day and time (team zone), a message in the on-call channel
   mentioning the owners with a Checked button; the click records who and when (store.checks).

@@ -128,7 +128,7 @@ def _finding(error) -> Finding:
         message = f"missing required key {path[-1]!r}"
     elif kind == "too_short":
         message = f"{path[-1]!r} needs at least {error.get('ctx', {}).get('min_length', 1)} item(s)"
-        hint = "e.g. members: [Danny, Anna]" if path[-1] == "members" else "add an entry or remove the key"
+        hint = "list the people in turn order, e.g. members: [Alice, Bob]" if path[-1] == "members" else "add an entry or remove the key"
     elif isinstance(error.get("input"), bool) and kind.endswith("_type"):
         hint = "YAML reads yes/no/on/off as true/false: quote the value"
     elif kind.endswith("_type") or kind.endswith("_parsing"):

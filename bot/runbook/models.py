@@ -269,7 +269,7 @@ class Runbook(Strict):
     def _keys(cls, pipelines: dict[str, Pipeline]) -> dict[str, Pipeline]:
         for key in pipelines:
             if not re.match(PIPELINE_KEY, key):
-                raise ValueError(f"pipeline key {key!r} must be lower-case letters, digits, - or _ (e.g. 'growth')")
+                raise ValueError(f"pipeline key {key!r} must be lower-case letters, digits, - or _ (e.g. 'daily-sales')")
         return pipelines
 
     @cached_property
