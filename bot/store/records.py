@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any, Mapping
 
 
-def _from(cls, row: Mapping[str, Any]):
+def from_mapping(cls, row: Mapping[str, Any]):
+    """A record dataclass from a row mapping with (at least) its field names."""
     return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
@@ -46,7 +47,7 @@ class Incident:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Incident":
-        return _from(cls, row)
+        return from_mapping(cls, row)
 
     @property
     def is_open(self) -> bool:
@@ -74,7 +75,7 @@ class OutboxItem:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "OutboxItem":
-        return _from(cls, row)
+        return from_mapping(cls, row)
 
 
 @dataclass(frozen=True)
@@ -88,4 +89,4 @@ class Action:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Action":
-        return _from(cls, row)
+        return from_mapping(cls, row)

@@ -6,13 +6,14 @@ teammates clicking Accept at once, or a click racing the expiry, leave exactly o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy import insert, select, update
 
 from bot.store.db import Db, tx
+from bot.store.records import from_mapping
 from bot.store.schema import overrides, swap_requests
 
 FINAL = ("accepted", "cancelled", "expired")
@@ -40,7 +41,7 @@ class SwapRequest:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "SwapRequest":
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return from_mapping(cls, row)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class OverrideRecord:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "OverrideRecord":
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return from_mapping(cls, row)
 
 
 def create(db: Db, *, rotation: str, requester: str, requester_id: str, start: datetime, end: datetime,

@@ -12,6 +12,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.domain.timeutil import iso
+from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
 from bot.slack.replies.scheduled import incident_lines
@@ -52,8 +53,7 @@ def sla_breach_reply(runbook: Runbook, people, spec: Pipeline, incident: Inciden
 
 def sla_late(spec: Pipeline, deadline: datetime, arrived: datetime) -> Message:
     """A breach seen only after the data arrived (the bot was down at the deadline): said, not paged."""
-    minutes = int((arrived - deadline).total_seconds() // 60)
-    late = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    late = format_duration(arrived - deadline)
     tell = ", ".join(escape(t) for t in spec.downstream) or "nobody listed"
     blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} and "
                       f"arrived {date_token(arrived)}, {late} late. It is ready now; nobody is paged."),

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 from bot.alerts.escalation import step_of
 from bot.domain.policy import owners_of
 from bot.domain.triage import triage
+from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, context, fields, message, section
 from bot.slack.people import Directory
@@ -147,7 +148,7 @@ async def resolve_reply(people: Directory, incident: Incident) -> Message:
     if incident.sla_met is not None and incident.data_ready_by and incident.resolved_at:
         late = incident.resolved_at - incident.data_ready_by
         text += " Data was ready within its SLA." if incident.sla_met else \
-            f" Data was late by {_minutes(late)} (due {date_token(incident.data_ready_by)})."
+            f" Data was late by {format_duration(late)} (due {date_token(incident.data_ready_by)})."
     return message(text, [section(text)])
 
 
@@ -173,8 +174,3 @@ async def escalation(runbook: Runbook, people: Directory, incident: Incident, ad
     who = " ".join(people.mention(n) for n in names) or "nobody is configured for this step"
     text = f":rotating_light: Escalated (level {incident.escalation_level}): {who}, this failure is not acknowledged yet."
     return message(text, [section(text)])
-
-
-def _minutes(delta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
