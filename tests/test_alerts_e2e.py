@@ -48,31 +48,28 @@ def parent_of(fake_slack, marker: str, timeout: float = 10):
     raise AssertionError(f"no top-level message with {marker!r}")
 
 
-def thread(fake_slack, parent, count: int, timeout: float = 10) -> list:
-    """Replies in the parent's thread, waiting until there are `count`."""
+def _calls_about(fake_slack, parent, method: str, field: str, count: int, timeout: float) -> list:
+    """`method` calls whose `field` is the parent's ts, waiting until there are `count`."""
     import time
 
     ts = fake_slack_ts(fake_slack, parent)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        replies = [c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts") == ts]
-        if len(replies) >= count:
-            return replies
-        time.sleep(0.02)
-    raise AssertionError(f"expected {count} replies in thread {ts}")
-
-
-def updates(fake_slack, parent, count: int, timeout: float = 10) -> list:
-    import time
-
-    ts = fake_slack_ts(fake_slack, parent)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in fake_slack.of("chat.update") if c.args.get("ts") == ts]
+        found = [c for c in fake_slack.of(method) if c.args.get(field) == ts]
         if len(found) >= count:
             return found
         time.sleep(0.02)
-    raise AssertionError(f"expected {count} updates of {ts}")
+    raise AssertionError(f"expected {count} {method} call(s) with {field}={ts}")
+
+
+def thread(fake_slack, parent, count: int, timeout: float = 10) -> list:
+    """Replies in the parent's thread."""
+    return _calls_about(fake_slack, parent, "chat.postMessage", "thread_ts", count, timeout)
+
+
+def updates(fake_slack, parent, count: int, timeout: float = 10) -> list:
+    """Edits of the parent message."""
+    return _calls_about(fake_slack, parent, "chat.update", "ts", count, timeout)
 
 
 def fake_slack_ts(fake_slack, parent) -> str:
