@@ -80,12 +80,11 @@ def test_healthz_reports_version_runbook_and_database(fake_slack, make_app):
 
 
 def test_healthz_with_an_unreachable_database(fake_slack, make_app, tmp_path):
-    import shutil
-
     (tmp_path / "gone").mkdir()
     client = make_app(fake_slack, DATABASE_URL=f"sqlite:///{tmp_path}/gone/oncall.db")
     client.runtime.store.engine.dispose()
-    shutil.rmtree(tmp_path / "gone")
+    # A rename is atomic: background jobs that reconnect meanwhile cannot recreate the file in place.
+    (tmp_path / "gone").rename(tmp_path / "moved")
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"]["reachable"] is False
