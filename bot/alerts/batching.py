@@ -37,7 +37,7 @@ class Intake:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 flat = [alert for alerts, _ in batch for alert in alerts]
-                results = await self.rt.db(receive_many, self.rt.runbook, flat, self.rt.clock())
+                results = await self.rt.db(receive_many, self.rt.runbook, flat, self.rt.clock(), self.rt.overrides())
             except Exception:
                 if len(batch) == 1:
                     batch[0][1].set_exception(_error())
@@ -45,7 +45,8 @@ class Intake:
                 log.exception("intake batch of %d failed; retrying one by one", len(batch))
                 for alerts, future in batch:
                     try:
-                        future.set_result(await self.rt.db(receive_many, self.rt.runbook, alerts, self.rt.clock()))
+                        future.set_result(await self.rt.db(receive_many, self.rt.runbook, alerts, self.rt.clock(),
+                                                                         self.rt.overrides()))
                     except Exception as err:
                         future.set_exception(err)
                 continue

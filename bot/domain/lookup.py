@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 
+from bot.domain.memo import per_runbook
 from bot.runbook.models import Runbook
 
 
+@per_runbook  # alerts look names up thousands of times a second
 def _names(runbook: Runbook) -> dict[str, str]:
     names: dict[str, str] = {}
     for key, spec in runbook.pipelines.items():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
+from bot.domain.memo import per_runbook
 from bot.domain.timeutil import local_instant, utc
 from bot.runbook.models import Rotation, Runbook
 
@@ -44,7 +45,8 @@ class Shift:
         return self.override is not None and self.person != self.scheduled
 
 
-def runbook_overrides(runbook: Runbook) -> list[OverrideSpan]:
+@per_runbook  # every routing decision applies them
+def runbook_overrides(runbook: Runbook) -> tuple[OverrideSpan, ...]:
     spans = []
     for i, item in enumerate(runbook.overrides):
         start, end = (
@@ -53,7 +55,7 @@ def runbook_overrides(runbook: Runbook) -> list[OverrideSpan]:
         )
         spans.append(OverrideSpan(item.person, utc(start), utc(end), item.rotation or runbook.default_rotation or "",
                                   item.note, "runbook", f"runbook-{i}"))
-    return spans
+    return tuple(spans)
 
 
 class Roster:
