@@ -238,3 +238,34 @@ def test_escalation_follows_the_runbook_chain(store, runbook):
     assert fire_due(store, runbook, WED + timedelta(minutes=60)) == [i]
     assert step_of(runbook, inc.get_incident(store, i)) == "admins"
     assert fire_due(store, runbook, WED + timedelta(hours=3)) == []
+
+
+def test_each_pipeline_escalates_on_its_own_clock_and_chain(store):
+    from bot.alerts.escalation import fire_due, step_of
+    from tests.helpers_runbook import runbook as from_yaml, source_with
+
+    # Growth waits 5 minutes and has three steps; Engagement keeps the team's 30 minutes and two.
+    rb = from_yaml(source_with("      page: [weekdays, weekends]     # standby",
+                               "      page: [weekdays, weekends]\n"
+                               "    escalation: {ack_within: 5m, chain: [secondary, oncall, admins]}\n"
+                               "    # standby"))
+    growth = receive(store, rb, alert("growth"), WED).incident_id
+    engagement = receive(store, rb, alert("engagement"), WED).incident_id
+    assert fire_due(store, rb, WED + 4 * MIN) == []
+    assert fire_due(store, rb, WED + 5 * MIN) == [growth]
+    assert fire_due(store, rb, WED + 10 * MIN) == [growth]
+    assert fire_due(store, rb, WED + 30 * MIN) == [growth, engagement]
+    assert step_of(rb, inc.get_incident(store, growth)) == "admins"
+    assert inc.get_incident(store, growth).escalation_level == 3
+    assert fire_due(store, rb, WED + 5 * 60 * MIN) == [engagement]  # Growth's chain is done; Engagement's last step
+    assert fire_due(store, rb, WED + 10 * 60 * MIN) == []
+
+
+def test_a_deferred_incident_escalates_from_work_start_not_from_the_night(store, runbook):
+    from bot.alerts.escalation import fire_due
+
+    friday = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)
+    monday_9 = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
+    quiet_night = receive(store, runbook, alert("profit", at=friday), friday).incident_id
+    assert fire_due(store, runbook, monday_9 + 29 * MIN) == []
+    assert fire_due(store, runbook, monday_9 + 30 * MIN) == [quiet_night]

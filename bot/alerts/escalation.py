@@ -36,4 +36,7 @@ def step_of(runbook: Runbook, incident: Incident) -> str | None:
 
 def fire_due(db: Db, runbook: Runbook, now: datetime) -> list[int]:
     """Escalate every unacknowledged paged incident whose wait is over, one step, once across replicas."""
-    return fire_escalations(db, now, lambda i: ack_within(runbook, i), lambda i: chain_length(runbook, i))
+    policies = [runbook.team.escalation, *(p.escalation for p in runbook.pipelines.values() if p.escalation)]
+    return fire_escalations(db, now, lambda i: ack_within(runbook, i), lambda i: chain_length(runbook, i),
+                            shortest_wait=min(p.ack_within for p in policies),
+                            longest_chain=max(len(p.chain) for p in policies))
