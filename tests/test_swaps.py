@@ -1,5 +1,5 @@
 """Cover requests end to end: signed slash commands, modal submissions and button clicks against the
-in-process app and the fake Slack, on SQLite and PostgreSQL.
+in-process app and the fake Slack, on SQLite and PostgreSQL (test_swaps_serve.py drives `serve` itself).
 
 The source runbook's rotation: Anna's week starts Monday 2026-12-07 09:00 UTC; Laura's follows.
 """
