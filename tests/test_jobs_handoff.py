@@ -118,7 +118,8 @@ def test_transition_meeting_reminders_go_to_outgoing_and_incoming_until_the_meet
         "meeting_reminder:data-engineering/Anna/15m:2026-11-16T08:45:00Z",
                                       "meeting_reminder:data-engineering/Laura/15m:2026-11-16T08:45:00Z"]
     assert [k for k in result.sent if k.startswith("handoff")] == ["handoff:data-engineering:2026-11-16T09:00:00Z"]
-    # No separate shift reminder for Laura: the day-before meeting reminder told her.
+    # Laura's own shift reminder is due the working day before (Friday 13th), before this bot's first
+    # pass: the catch-up never sends what was due before the bot existed.
     assert not [r for r in rows(store, "shift_reminder") if "Laura" in r.idempotency_key]
 
 
@@ -239,3 +240,22 @@ def test_user_group_follows_the_incoming_person_and_failures_are_said_once(store
     assert len(calls) == 1
     said = rows(store, "usergroup_failed")
     assert len(said) == 1 and said[0].channel == "#data-oncall" and "Laura" in said[0].args["blocks"][0]["text"]["text"]
+
+
+def test_the_shift_reminder_comes_the_working_day_before(store):
+    rb = source()  # shift_reminder: 1 working day; handoffs Monday 09:00 UTC
+
+    def reminders(result) -> list[str]:
+        return [k for k in result.sent if k.startswith("shift_reminder")]
+
+    tick(store, rb, at(2026, 11, 12, 12))
+    assert not reminders(tick(store, rb, at(2026, 11, 13, 8, 59)))
+    assert reminders(tick(store, rb, at(2026, 11, 13, 9, 0))) == ["shift_reminder:data-engineering/Laura:2026-11-13T09:00:00Z"]
+    assert not reminders(tick(store, rb, at(2026, 11, 15, 9, 0)))  # nothing on Sunday
+    # Christmas Eve is a team day off and Christmas (Friday 25 December 2026) a US holiday in this
+    # runbook's calendar: the shift of Monday the 28th is announced on Wednesday the 23rd.
+    sent = []
+    for day in range(17, 29):
+        sent += reminders(tick(store, rb, at(2026, 12, day, 12)))
+    assert sent == ["shift_reminder:data-engineering/Jane:2026-12-18T09:00:00Z",
+                    "shift_reminder:data-engineering/Danny:2026-12-23T09:00:00Z"]

@@ -113,6 +113,12 @@ def test_impossible_time(tmp_path):
                  "not a time of day", "HH:MM")
 
 
+def test_a_reminder_lead_is_a_duration_or_working_days(tmp_path):
+    text = source_with("    shift_reminder: 1 working day", "    shift_reminder: the day before")
+    assert_error(tmp_path, text, line_of(text, "the day before"), "rotations.data-engineering.shift_reminder",
+                 "not a lead", "1 working day")
+
+
 def test_work_hours_ending_before_they_start(tmp_path):
     text = source_with('start: "09:00", end: "17:00"', 'start: "17:00", end: "09:00"')
     assert_error(tmp_path, text, line_of(text, "work_hours:"), "team.work_hours", "must be after start")

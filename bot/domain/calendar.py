@@ -56,3 +56,18 @@ def next_work_start(runbook: Runbook, at: datetime) -> datetime:
         if start > at:
             return start
     raise ValueError("no working day within 400 days: check team.work_hours and holidays")
+
+
+def working_days_before(runbook: Runbook, at: datetime, count: int) -> datetime:
+    """The same local wall time `count` working days before `at` (weekends and holidays skipped)."""
+    local = at.astimezone(runbook.tz)
+    day = local.date()
+    for _ in range(count):
+        day -= timedelta(days=1)
+        for _ in range(400):
+            if day_kind(runbook, day) == "weekdays":
+                break
+            day -= timedelta(days=1)
+        else:
+            raise ValueError("no working day within 400 days: check team.work_hours and holidays")
+    return local_instant(day, local.time().replace(fold=0), runbook.tz)

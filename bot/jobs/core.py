@@ -14,8 +14,10 @@ from typing import Any, Callable, Protocol
 
 from sqlalchemy import Connection
 
+from bot.domain.calendar import working_days_before
 from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
 from bot.domain.timeutil import local_instant
+from bot.runbook.fields import WorkingDays
 from bot.runbook.models import Runbook
 from bot.store import outbox
 from bot.store.notifications import notification_key
@@ -137,10 +139,20 @@ class Context:
         return SENT
 
 
-def before(at: datetime, lead: timedelta, tz) -> datetime:
-    """`lead` before `at`: whole days on the local calendar (same wall time across DST), the rest elapsed."""
+def before(runbook: Runbook, at: datetime, lead: timedelta | WorkingDays) -> datetime:
+    """`lead` before `at`: working days on the team's calendar; whole days on the local calendar (same
+    wall time across DST), the rest elapsed."""
+    if isinstance(lead, WorkingDays):
+        return working_days_before(runbook, at, lead.count)
     days, rest = divmod(lead, timedelta(days=1))
     if days:
-        local = at.astimezone(tz)
-        at = local_instant(local.date() - timedelta(days=days), local.time().replace(fold=0), tz)
+        local = at.astimezone(runbook.tz)
+        at = local_instant(local.date() - timedelta(days=days), local.time().replace(fold=0), runbook.tz)
     return at - rest
+
+
+def reach(lead: timedelta | WorkingDays) -> timedelta:
+    """How far ahead of a pass an event may lie and still have a lead due in it (at most)."""
+    if isinstance(lead, WorkingDays):
+        return timedelta(days=2 * lead.count + 14)  # weekends, and a holiday week at worst
+    return lead

@@ -1,10 +1,10 @@
 """Transition meeting reminders and personal pre-shift reminders.
 
 Meeting: at every handoff with an outgoing person, at handoff + `transition_meeting.offset`; outgoing
-and incoming each get a DM at each lead of `remind` (whole days counted on the local calendar). A
-reminder is stale once the meeting starts. Shift reminder: the person starting a shift gets a DM
-`shift_reminder` before it (stale once it starts); skipped when a meeting reminder reaches the same
-person at the same instant.
+and incoming each get a DM at each lead of `remind` (whole days counted on the local calendar, or
+working days: "1 working day" before a Monday meeting is Friday). A reminder is stale once the
+meeting starts. Shift reminder: the person starting a shift gets a DM `shift_reminder` before it
+(stale once it starts); skipped when a meeting reminder reaches the same person at the same instant.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Iterator
 
 from sqlalchemy import Connection
 
-from bot.jobs.core import Context, Occurrence, Post, before
+from bot.jobs.core import Context, Occurrence, Post, before, reach
 from bot.jobs.handoff import changes
-from bot.runbook.fields import format_duration
+from bot.runbook.fields import format_lead
 from bot.slack.replies import scheduled
 
 MEETING, SHIFT = "meeting_reminder", "shift_reminder"
@@ -26,21 +26,21 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
     for rotation, spec in ctx.runbook.rotations.items():
         meeting, lead = spec.transition_meeting, spec.shift_reminder
         leads = meeting.remind if meeting else []
-        reach = max([*leads, lead or timedelta(0)]) + (abs(meeting.offset) if meeting else timedelta(0))
-        for prev, shift in changes(ctx, rotation, start, end + reach + timedelta(days=1)):
+        ahead = max(reach(x) for x in [*leads, lead or timedelta(0)]) + (abs(meeting.offset) if meeting else timedelta(0))
+        for prev, shift in changes(ctx, rotation, start, end + ahead + timedelta(days=1)):
             meeting_dues = set()
             if meeting and prev:
                 at = shift.start + meeting.offset
                 for remind in leads:
-                    due = before(at, remind, ctx.tz)
+                    due = before(ctx.runbook, at, remind)
                     for person in dict.fromkeys((prev.person, shift.person)):
                         if person == shift.person:
                             meeting_dues.add(due)
                         if start <= due <= end:
-                            yield Occurrence(MEETING, f"{rotation}/{person}/{format_duration(remind)}", due, at,
+                            yield Occurrence(MEETING, f"{rotation}/{person}/{format_lead(remind)}", due, at,
                                              (rotation, person, prev, shift, at, meeting.duration))
             if lead:
-                due = before(shift.start, lead, ctx.tz)
+                due = before(ctx.runbook, shift.start, lead)
                 if start <= due <= end and due not in meeting_dues:
                     yield Occurrence(SHIFT, f"{rotation}/{shift.person}", due, shift.start, (rotation, shift))
 

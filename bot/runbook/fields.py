@@ -1,4 +1,4 @@
-"""Value types people write by hand in runbooks.yaml: durations, clock times, weekdays.
+"""Value types people write by hand in runbooks.yaml: durations, leads, clock times, weekdays.
 
 They accept the short forms a person types ("30m", "09:00", "mon") and reject anything else
 with a message that says what would have been accepted.
@@ -7,12 +7,14 @@ with a message that says what would have been accepted.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+_WORKING_DAYS = re.compile(r"^(\d+)\s*(?:working\s+days?|wd)$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,6 +44,33 @@ def format_duration(value: timedelta) -> str:
     return sign + ("".join(parts) or "0m")
 
 
+@dataclass(frozen=True)
+class WorkingDays:
+    """A reminder lead counted on the team's calendar: the same local time, `count` working days
+    earlier, so a Monday shift is announced on Friday rather than on Sunday."""
+
+    count: int
+
+
+def parse_lead(value: object) -> timedelta | WorkingDays:
+    """A lead before an event: a duration ("1d", "15m") or working days ("1 working day", "2wd")."""
+    if isinstance(value, (timedelta, WorkingDays)):
+        return value
+    if isinstance(value, str) and (match := _WORKING_DAYS.match(value.strip().lower())):
+        if int(match.group(1)) < 1:
+            raise ValueError(f"not a lead: {value!r} (count at least 1 working day)")
+        return WorkingDays(int(match.group(1)))
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"not a lead: {value!r} (write a duration such as 1d or 15m, or 1 working day)") from None
+
+
+def format_lead(value: timedelta | WorkingDays) -> str:
+    """Compact, and read back by parse_lead: "1d", "15m", "1wd"."""
+    return f"{value.count}wd" if isinstance(value, WorkingDays) else format_duration(value)
+
+
 def parse_clock(value: object) -> time:
     if isinstance(value, time):
         return value
@@ -66,6 +95,13 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^-?(\d+w)?(\d+d)?(\d+h)?(\d+m)?$", "examples": ["30m", "24h"]}),
+]
+Lead = Annotated[
+    timedelta | WorkingDays,
+    PlainValidator(parse_lead),
+    PlainSerializer(format_lead, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^(-?(\d+w)?(\d+d)?(\d+h)?(\d+m)?|\d+\s*(working\s+days?|wd))$",
+                    "examples": ["1d", "15m", "1 working day"]}),
 ]
 ClockTime = Annotated[
     time,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.runbook.fields import ClockTime, Duration, Weekday
+from bot.runbook.fields import ClockTime, Duration, Lead, Weekday
 
 PIPELINE_KEY = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -111,7 +111,8 @@ class Handoff(Strict):
 class TransitionMeeting(Strict):
     duration: Duration = "30m"
     offset: Duration = Field("0m", description="Start relative to the handoff; -30m ends it at the handoff")
-    remind: list[Duration] = Field(default_factory=lambda: ["1d", "15m"], description="Reminder leads before the meeting")
+    remind: list[Lead] = Field(default_factory=lambda: ["1d", "15m"],
+                               description="Reminder leads before the meeting: durations or working days")
 
 
 class Rotation(Strict):
@@ -120,7 +121,8 @@ class Rotation(Strict):
     handoff: Handoff = Field(default_factory=Handoff)
     turn: Duration = Field("1w", description="Length of one shift, whole days (1w, 2w, 1d)")
     transition_meeting: TransitionMeeting | None = None
-    shift_reminder: Duration | None = Field("1d", description="Personal reminder this long before one's shift")
+    shift_reminder: Lead | None = Field("1d", description="Personal reminder this long before one's shift "
+                                        "(a duration, or working days: 1 working day)")
     usergroup: str | None = Field(None, pattern=r"^S[A-Z0-9]{2,}$",
                                   description="Slack user group ID (S...) that follows the on-call person")
 
