@@ -62,8 +62,8 @@ class Intake:
                 log.exception("intake batch of %d failed; retrying one by one", len(batch))
                 for alerts, future in batch:
                     try:
-                        future.set_result(await self.rt.db(receive_many, self.rt.runbook, alerts, self.rt.clock(),
-                                                                         self.rt.overrides()))
+                        future.set_result(await self.rt.db(receive_many, self.rt.runbook, alerts,
+                                                           self.rt.clock(), self.rt.overrides()))
                     except Exception as err:
                         future.set_exception(err)
                 continue

@@ -26,7 +26,8 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
     for rotation, spec in ctx.runbook.rotations.items():
         meeting, lead = spec.transition_meeting, spec.shift_reminder
         leads = meeting.remind if meeting else []
-        ahead = max(reach(x) for x in [*leads, lead or timedelta(0)]) + (abs(meeting.offset) if meeting else timedelta(0))
+        ahead = max(reach(x) for x in [*leads, lead or timedelta(0)])
+        ahead += abs(meeting.offset) if meeting else timedelta(0)
         for prev, shift in changes(ctx, rotation, start, end + ahead + timedelta(days=1)):
             meeting_dues = set()
             if meeting and prev:
