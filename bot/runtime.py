@@ -25,7 +25,7 @@ from bot.store import Store
 
 log = logging.getLogger("oncall_bot")
 
-OVERRIDES_TTL = 30.0                     # seconds another replica's change may take to show here
+OVERRIDES_TTL = 5.0                      # seconds another replica's change may take to show here
 OVERRIDES_HISTORY = timedelta(weeks=5)   # ended overrides still shown (the calendar reaches 4 weeks back)
 T = TypeVar("T")
 
