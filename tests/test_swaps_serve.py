@@ -1,4 +1,4 @@
-"""Cover requests against `oncall-bot serve` as a real process: signed slash commands, a modal
+"""Cover requests and overrides against `oncall-bot serve` as a real process: signed slash commands, a modal
 submission and button clicks over HTTP, the fake Slack on the other side, the real clock.
 
 Who asks is whoever is on call next week, so the test holds on any date it runs.
@@ -41,7 +41,7 @@ def wait_calls(fake, method: str, wanted, count: int = 1, timeout: float = 20) -
     raise AssertionError([texts(c)[:200] for c in fake.of(method)])
 
 
-def test_cover_request_accept_modal_and_cancel_against_serve(serve, fake_slack, real_people_runbook, tmp_path):  # noqa: F811
+def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_people_runbook, tmp_path):  # noqa: F811
     fake_slack.users_by_email.update(ROTATION_EMAILS)
     database_url = f"sqlite:///{tmp_path / 'swaps.db'}"
     served = serve(fake_slack, RUNBOOKS_PATH=str(real_people_runbook), DATABASE_URL=database_url)
@@ -119,8 +119,19 @@ def test_cover_request_accept_modal_and_cancel_against_serve(serve, fake_slack, 
     click("swap_cancel", second, asker)
     wait_calls(fake_slack, "chat.update", lambda c: f"Cancelled by <@{user_id(asker)}>" in texts(c))
 
+    # Overrides: refused for a member who is neither admin nor on call then; made by the admin.
+    admin = runbook.team.admins[0]
+    other = next(p for p in runbook.rotations[runbook.default_rotation].members if p not in (admin, asker))
+    thursday = (day + timedelta(days=2)).isoformat()
+    span = f"{thursday}T09:00 {thursday}T12:00"
+    assert "Only admins" in slash(f"override <@{user_id(admin)}|x> {span}", other)["text"]
+    assert "Override #" in slash(f"override <@{user_id(other)}|x> {span}", admin)["text"]
+    listing = slash("overrides", admin)
+    assert any(b.get("accessory", {}).get("action_id") == "override_cancel" for b in listing["blocks"])
+
     audit = json.loads(subprocess.run([sys.executable, "-m", "bot", "overrides", "--json"], capture_output=True,
                                       text=True, cwd=ROOT, env=env).stdout)
     states = {r["id"]: (r["state"], r["requester"]) for r in audit["swap_requests"]}
     assert states == {swap_id: ("accepted", asker), second: ("cancelled", asker)}
-    assert [o["person"] for o in audit["overrides"]] == [taker]
+    assert [(o["person"], o["created_by"]) for o in audit["overrides"]] == [(taker, user_id(taker)),
+                                                                           (other, user_id(admin))]
