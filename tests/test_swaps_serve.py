@@ -1,5 +1,5 @@
-"""Cover requests and overrides against `oncall-bot serve` as a real process: signed slash commands, a modal
-submission and button clicks over HTTP, the fake Slack on the other side, the real clock.
+"""Cover requests and overrides against `oncall-bot serve` as a real process: signed slash commands,
+a modal submission and button clicks over HTTP, the fake Slack on the other side, the real clock.
 
 Who asks is whoever is on call next week, so the test holds on any date it runs.
 """
