@@ -281,3 +281,28 @@ def test_nul_bytes_and_long_unicode_names_are_stored_on_every_backend(bot, fake_
     assert nul.status_code == 202
     long_name = bot.post("/alerts", json={"pipeline": "ß" * 150, "status": "failed"}, headers=AUTH)
     assert long_name.status_code == 202
+
+
+def test_a_request_abandoned_while_its_batch_commits_strands_no_one(bot):
+    """Group commit: alerts submitted together share one commit; a waiter that goes away (its client
+    disconnected) must not keep the others from their answers, and its alert is kept all the same."""
+    import asyncio
+
+    from bot.alerts.batching import Intake
+    from bot.alerts.generic import parse_generic
+    from bot.store.incidents import list_incidents
+
+    async def three_requests_one_abandoned():
+        intake = Intake(bot.runtime)
+        alerts = [[parse_generic({"pipeline": "growth", "status": "failed", "dedup_key": f"abandoned-{n}"},
+                                 WEEKDAY_NIGHT)] for n in range(3)]
+        waiting = [asyncio.ensure_future(intake.submit(a)) for a in alerts]
+        await asyncio.sleep(0)
+        waiting[1].cancel()
+        return await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), timeout=10)
+
+    first, abandoned, third = bot.portal.call(three_requests_one_abandoned)
+    assert first[0].created and third[0].created
+    assert isinstance(abandoned, BaseException)
+    keys = {i.dedup_key for i in list_incidents(bot.runtime.store)}
+    assert {"abandoned-0", "abandoned-1", "abandoned-2"} <= keys

@@ -57,20 +57,31 @@ class Intake:
                 results = await self.rt.db(receive_many, self.rt.runbook, flat, self.rt.clock(), self.rt.overrides())
             except Exception:
                 if len(batch) == 1:
-                    batch[0][1].set_exception(_error())
+                    _settle(batch[0][1], error=_error())
                     continue
                 log.exception("intake batch of %d failed; retrying one by one", len(batch))
                 for alerts, future in batch:
                     try:
-                        future.set_result(await self.rt.db(receive_many, self.rt.runbook, alerts,
-                                                           self.rt.clock(), self.rt.overrides()))
+                        _settle(future, await self.rt.db(receive_many, self.rt.runbook, alerts,
+                                                         self.rt.clock(), self.rt.overrides()))
                     except Exception as err:
-                        future.set_exception(err)
+                        _settle(future, error=err)
                 continue
             offset = 0
             for alerts, future in batch:
-                future.set_result(results[offset: offset + len(alerts)])
+                _settle(future, results[offset: offset + len(alerts)])
                 offset += len(alerts)
+
+
+def _settle(future: asyncio.Future, result=None, error: BaseException | None = None) -> None:
+    """A request whose client went away (its future cancelled) must not stop the batch's others
+    from hearing; its alerts are committed all the same."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _error() -> BaseException:
