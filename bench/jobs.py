@@ -4,7 +4,8 @@ Usage: python bench/jobs.py [--pipelines 200] [--database sqlite|URL]
 A generated runbook (one weekly rotation with a transition meeting; daily pipelines with SLA and
 fix deadlines; every tenth one weekly-checked with a month-end fix deadline) is run against a fresh
 store: a first pass (the install), a catch-up pass after 48 h down (every SLA breach of two nights
-opens an incident), then a steady pass with nothing due. Figures are printed, never asserted.
+opens an incident), then a steady pass with nothing due, and one 12 days after the install (the pass
+then looks back over its whole 8-day window). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def main() -> None:
     caught = timed("catch-up pass after 48 h down", lambda: run_pass(store, runbook, back))
     timed("steady pass, nothing due", lambda: run_pass(store, runbook, back + timedelta(seconds=30)), memory=True)
     print(f"next alarm after the catch-up: {caught.next_due:%Y-%m-%d %H:%M} UTC")
+    # Ten days on (a pass a day in between), the pass looks back over its whole window.
+    later = back
+    for _ in range(10):
+        later += timedelta(days=1)
+        run_pass(store, runbook, later)
+    timed("steady pass after 12 days", lambda: run_pass(store, runbook, later + timedelta(seconds=30)), memory=True)
     print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     store.close()
 

@@ -154,3 +154,20 @@ def test_no_month_end_message_without_open_incidents(store):
     result = tick(store, rb, at(2026, 11, 25, 9))
     assert "month_end:investors:2026-11-25T09:00:00Z" in result.skipped
     assert not rows(store, "month_end")
+
+
+def test_a_bot_down_for_days_still_breaches_the_deadline_and_posts_the_weekly_check(store):
+    # First pass Sunday 15 November; a Growth failure Monday 02:00 (fix by Tuesday 00:00) is accepted
+    # by another replica, then nothing runs the clocks until Thursday noon: 3.5 days of silence.
+    rb = source()
+    tick(store, rb, at(2026, 11, 15, 12))
+    incident = receive(store, rb, alert("growth", "failed", at(2026, 11, 16, 2), "NullPointerException"),
+                       at(2026, 11, 16, 2)).incident_id
+    deliver(store, at(2026, 11, 16, 2))
+    result = tick(store, rb, at(2026, 11, 19, 12))
+    assert f"fix_breach:incident-{incident}:2026-11-17T00:00:00Z" in result.sent
+    assert "fix_breached" in [a.kind for a in incident_actions(store, incident)]
+    assert f"fix_chase:incident-{incident}/4h:2026-11-16T20:00:00Z" in result.skipped  # too late to chase
+    # The investors' Monday 10:00 check is still owed until next Monday's: posted late, once.
+    assert "weekly_check:investors:2026-11-16T10:00:00Z" in result.sent
+    assert not [k for k in tick(store, rb, at(2026, 11, 19, 12, 1)).sent if k.startswith("weekly_check")]

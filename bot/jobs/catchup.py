@@ -28,7 +28,7 @@ from bot.store.schema import notifications
 
 log = logging.getLogger("oncall_bot.jobs")
 
-WINDOW = timedelta(hours=48)        # how far back a pass looks for missed occurrences
+WINDOW = timedelta(days=8)          # how far back a pass looks: a missed weekly check is owed for a week
 LOOKAHEAD = timedelta(hours=24)     # how far ahead it looks for the next alarm
 RULES = (handoff, reminders, sla, deadlines, checks)
 ACTS = {handoff.KIND: handoff.act, reminders.MEETING: reminders.act, reminders.SHIFT: reminders.act,
