@@ -186,6 +186,21 @@ def test_a_runbook_change_reschedules_without_duplicates(store):
                     "meeting_reminder:data-engineering/Laura/5m:2026-11-16T09:55:00Z#0"]
 
 
+@pytest.mark.parametrize("moved_to", ["08:00", "10:00"])
+def test_moving_the_handoff_time_does_not_announce_the_same_change_twice(store, moved_to):
+    rb = source()
+    tick(store, rb, at(2026, 11, 15, 12))
+    assert "handoff:data-engineering:2026-11-16T09:00:00Z" in tick(store, rb, at(2026, 11, 16, 9, 1)).sent
+    moved = loads(source_with('handoff: {day: mon, time: "09:00"}', f'handoff: {{day: mon, time: "{moved_to}"}}'),
+                  "<t>").runbook
+    for hour in (9, 10, 11):
+        tick(store, moved, at(2026, 11, 16, hour, 30))
+    assert [k for k in handoff_dues(store) if k.startswith("2026-11-16")] == ["2026-11-16T09:00:00Z"]
+    # The next week's handoff (a new change) comes at the new time.
+    tick(store, moved, at(2026, 11, 23, 12))
+    assert handoff_dues(store)[-1] == f"2026-11-23T{moved_to}:00Z"
+
+
 def test_a_clock_jump_forward_catches_up_instead_of_going_silent(store):
     rb = team_runbook("UTC", start="2026-01-05")
     tick(store, rb, at(2026, 1, 5, 10))

@@ -101,7 +101,7 @@ def run_pass(store: Store, runbook: Runbook, now: datetime, people: People | Non
 
 def _one(store: Store, ctx: Context, occ: Occurrence, result: PassResult) -> None:
     with store.transaction() as conn:  # Postpone or any error rolls the claim back too
-        if not claim(conn, occ.key, occ.kind, occ.due, ctx.now, detail={"scope": occ.scope}):
+        if not claim(conn, occ.key, occ.kind, occ.due, ctx.now, detail={"scope": occ.scope, **occ.detail}):
             return
         if occ.stale_at is not None and ctx.now >= occ.stale_at:
             finish(conn, occ.key, SKIPPED, ctx.now)

@@ -32,6 +32,7 @@ class Occurrence:
     due: datetime
     stale_at: datetime | None = None        # from then on a late occurrence is recorded as skipped
     subject: Any = field(default=None, compare=False)
+    detail: dict = field(default_factory=dict, compare=False)  # kept with the claim, for later passes
 
     @property
     def key(self) -> str:

@@ -2,7 +2,8 @@
 
 Occurrences are the starts of the final (overrides applied, same person merged) shifts, so a week
 someone covers twice in a row has no handoff, and a swap that starts mid-week has one. A late
-handoff is still posted while its shift lasts (stale at the next handoff).
+handoff is still posted while its shift lasts (stale at the next handoff). A change already
+announced at another instant (the runbook's handoff time moved between the two) is not announced again.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterator
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from bot.domain.rotation import Shift
-from bot.jobs.core import Context, Occurrence, Post
+from bot.jobs.core import SENT, SKIPPED, Context, Occurrence, Post
 from bot.slack.replies import scheduled
+from bot.store.schema import notifications
 
 KIND = "handoff"
 USERGROUP = "usergroup"
@@ -34,14 +36,27 @@ def changes(ctx: Context, rotation: str, start: datetime, end: datetime) -> Iter
 def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
     for rotation, spec in ctx.runbook.rotations.items():
         for prev, shift in changes(ctx, rotation, start, end):
-            yield Occurrence(KIND, rotation, shift.start, shift.end, (prev, shift))
+            change = {"from": prev.person if prev else None, "to": shift.person}
+            yield Occurrence(KIND, rotation, shift.start, shift.end, (prev, shift), change)
             if spec.usergroup:
                 yield Occurrence(USERGROUP, rotation, shift.start, shift.end, (prev, shift))
 
 
 def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     prev, shift = occ.subject
+    if announced(conn, occ, ctx.roster(occ.scope).rotation.turn):
+        return SKIPPED
     week_end = shift.start + timedelta(days=7)
     shifts = ctx.roster(occ.scope).shifts(shift.start, week_end)
     message = scheduled.handoff(ctx.runbook, ctx.people, occ.scope, prev, shift, shifts, ctx.open_incidents)
     return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())])
+
+
+def announced(conn: Connection, occ: Occurrence, turn: timedelta) -> bool:
+    """The same change (outgoing → incoming) already announced at another instant within a turn: the
+    runbook's handoff time moved (a reload between the old and the new time), not the people."""
+    query = select(notifications.c.due_at, notifications.c.detail).where(
+        notifications.c.kind == KIND, notifications.c.state == SENT, notifications.c.key != occ.key,
+        notifications.c.due_at > occ.due - turn, notifications.c.due_at < occ.due + turn)
+    wanted = {"scope": occ.scope, **occ.detail}
+    return any({k: (row.detail or {}).get(k) for k in wanted} == wanted for row in conn.execute(query))
