@@ -45,9 +45,9 @@ def test_storm_makes_one_message_at_one_call_per_second_and_loses_nothing(databa
     assert min(gaps) >= 0.9  # one call per second per channel (all go to the alerts channel)
 
 
-def test_killed_between_accepting_and_delivering_delivers_once_after_restart(fake_slack, serve):
+def test_killed_between_accepting_and_delivering_delivers_once_after_restart(database_url, fake_slack, serve):
     fake_slack.fail("chat.postMessage", status=500, retry_after=None, times=1000)  # Slack is down
-    first = serve(fake_slack)
+    first = serve(fake_slack, DATABASE_URL=database_url)
     response = httpx.post(first.url + "/alerts", headers=AUTH,
                           json={"pipeline": "growth", "status": "failed", "error": "NullPointerException"})
     assert response.status_code == 202
@@ -56,7 +56,7 @@ def test_killed_between_accepting_and_delivering_delivers_once_after_restart(fak
         time.sleep(0.05)
     first.stop(kill=True)  # kill -9 while the alert is accepted but undelivered
     fake_slack.failures.clear()  # Slack is back
-    second = serve(fake_slack)
+    second = serve(fake_slack, DATABASE_URL=database_url)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not [c for c in fake_slack.of("chat.postMessage") if "Growth failed" in str(c.args)]:
         time.sleep(0.05)

@@ -160,6 +160,20 @@ def test_rate_limited_post_is_delivered_once(bot, fake_slack):
     assert len(tops) == 1
 
 
+def test_rate_limited_longer_than_the_client_retries_is_rescheduled_and_delivered_once(bot, fake_slack):
+    # The Slack client retries a 429 three times itself; a longer refusal reaches the outbox, which
+    # keeps the row and tries again after Retry-After.
+    from bot.store import outbox
+
+    fake_slack.fail("chat.postMessage", status=429, retry_after=1, times=8)
+    accepted = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "wrote 0 rows"},
+                        headers=AUTH).json()
+    parent_of(fake_slack, "Engagement failed", timeout=30)
+    row = outbox.items(bot.runtime.store, accepted["incident"])[0]
+    assert row.state == "sent" and row.attempts >= 1  # refused by the client, retried by the outbox
+    assert len([c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)]) == 1
+
+
 def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
     incident = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "OOM"},
                         headers=AUTH).json()["incident"]
