@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -169,8 +170,11 @@ def test_rate_limited_longer_than_the_client_retries_is_rescheduled_and_delivere
     accepted = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "wrote 0 rows"},
                         headers=AUTH).json()
     parent_of(fake_slack, "Engagement failed", timeout=30)
-    row = outbox.items(bot.runtime.store, accepted["incident"])[0]
-    assert row.state == "sent" and row.attempts >= 1  # refused by the client, retried by the outbox
+    deadline = time.monotonic() + 10
+    while (row := outbox.items(bot.runtime.store, accepted["incident"])[0]).state != "sent":
+        assert time.monotonic() < deadline, row
+        time.sleep(0.05)  # Slack has answered; the worker records it a moment later
+    assert row.attempts >= 1  # refused by the client, retried by the outbox
     assert len([c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)]) == 1
 
 
