@@ -1,7 +1,9 @@
 """A fake Slack Web API: a real HTTP server on 127.0.0.1 that records each call and answers like Slack.
 
 Failures are injected per method: `fake.fail("chat.postMessage", status=429, retry_after=1)` makes the
-next call answer 429 with Retry-After; `status=500` a server error.
+next call answer 429 with Retry-After; `status=500` a server error. `fake.slow("chat.postMessage", 2)`
+makes the answer come 2 s after the call took effect (a post is in the channel's history at once).
+Channels are known by the name or ID they were posted to: that string is also their ID here.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class FakeSlack:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     team_id: str = "T0TEAM"
     port: int = 0
+    delays: dict[str, float] = field(default_factory=dict)
+    messages: list[dict] = field(default_factory=list)   # every top-level post and reply, as history shows them
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -66,6 +70,8 @@ class FakeSlack:
                 args |= dict(parse_qsl(query, keep_blank_values=True))
                 method = path.rstrip("/").rsplit("/", 1)[-1]
                 status, headers, body = fake._answer(method, args, dict(self.headers))
+                if fake.delays.get(method):
+                    time.sleep(fake.delays[method])
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -93,6 +99,9 @@ class FakeSlack:
     def fail(self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1) -> None:
         with self._lock:
             self.failures.setdefault(method, []).append(Failure(status, retry_after, times))
+
+    def slow(self, method: str, seconds: float) -> None:
+        self.delays[method] = seconds
 
     def of(self, method: str) -> list[Call]:
         with self._lock:
@@ -131,7 +140,26 @@ class FakeSlack:
                     "team_id": self.team_id, "user_id": "UBOT", "bot_id": "BBOT"}
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = f"{1_800_000_000 + next(self._ts)}.000100"
+            if method == "chat.postMessage":
+                with self._lock:
+                    self.messages.append({"channel": args.get("channel"), "ts": ts, "text": args.get("text"),
+                                          "thread_ts": args.get("thread_ts"), "metadata": args.get("metadata")})
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
+        if method == "conversations.list":
+            with self._lock:
+                names = dict.fromkeys(m["channel"] for m in self.messages if str(m["channel"]).startswith("#"))
+            return {"ok": True, "channels": [{"id": name, "name": name[1:]} for name in names],
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.history":
+            oldest = float(args.get("oldest") or 0)
+            with self._lock:
+                found = [m for m in self.messages if m["channel"] == args.get("channel") and not m["thread_ts"]
+                         and float(m["ts"]) >= oldest]
+            metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+            return {"ok": True, "has_more": False,
+                    "messages": [{"type": "message", "ts": m["ts"], "text": m["text"]}
+                                 | ({"metadata": m["metadata"]} if metadata and m["metadata"] else {})
+                                 for m in reversed(found)]}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "users.lookupByEmail":

@@ -67,6 +67,33 @@ def test_killed_between_accepting_and_delivering_delivers_once_after_restart(dat
     second.stop()
 
 
+def test_killed_after_slack_posted_but_before_it_was_recorded_posts_no_second_message(database_url, fake_slack,
+                                                                                      serve):
+    fake_slack.slow("chat.postMessage", 3)  # Slack takes the post at once but answers late
+    first = serve(fake_slack, DATABASE_URL=database_url)
+    alert = {"pipeline": "growth", "status": "failed", "dedup_key": "posted-once", "error": "NullPointerException"}
+    assert httpx.post(first.url + "/alerts", headers=AUTH, json=alert).status_code == 202
+
+    def growth_posts() -> list:
+        return [c for c in fake_slack.of("chat.postMessage") if "Growth failed" in str(c.args)]
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not growth_posts():
+        time.sleep(0.02)
+    first.stop(kill=True)  # kill -9 while Slack's answer is on its way: the store never learns the ts
+    fake_slack.delays.clear()
+    second = serve(fake_slack, DATABASE_URL=database_url)
+    # A repeat edits the one parent message: the restarted bot adopted it from the channel's history.
+    assert httpx.post(second.url + "/alerts", headers=AUTH, json=alert).json()["deduplicated"] is True
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not fake_slack.of("chat.update"):
+        time.sleep(0.05)
+    assert len(growth_posts()) == 1 and fake_slack.of("conversations.history")
+    parent_ts = next(m["ts"] for m in fake_slack.messages if m["metadata"] and not m["thread_ts"])
+    assert any(c.args.get("ts") == parent_ts for c in fake_slack.of("chat.update"))
+    second.stop()
+
+
 def test_replies_of_an_incident_whose_post_was_given_up_are_given_up_too(database_url, fake_slack, make_app):
     from bot.store import outbox as box
 

@@ -4,6 +4,10 @@ Rows of an incident are rendered at send time from the incident's latest state, 
 repeats becomes one edit of the parent message, and a retried edit never shows stale data. At most
 one call per second goes to a channel (Slack's posting limit). A Slack outage or a 429 delays rows;
 only a permanent client error (a deleted channel, say) gives up, after several attempts.
+
+A parent message carries the incident id as Slack message metadata. A process killed after Slack
+posted it but before the store recorded it leaves the row to be tried again; that next attempt
+first looks for the message in the channel's history, so the incident never gets a second one.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bot.store.records import Incident, OutboxItem
 log = logging.getLogger("oncall_bot.delivery")
 
 CHANNEL_INTERVAL = 1.0
+INCIDENT_EVENT = "oncall_incident"  # metadata event type of parent messages
 MAX_CLIENT_ERRORS = 8
 SUMMARY_REPLIES = 3  # repeats get at most this many thread replies; later ones only update the count
 
@@ -119,9 +124,13 @@ class Delivery:
         if item.kind == "open":
             if incident.slack_ts:
                 return {"channel": incident.slack_channel, "ts": incident.slack_ts}  # posted by an earlier attempt
+            channel = item.channel or self._alerts_channel()
+            if item.attempts > 1 and (posted := await self._posted(channel, incident.id, item.created_at)):
+                return posted  # an earlier attempt posted it, then died before recording it
             msg = await render.parent(rt.runbook, people, incident)
-            return await self._call("chat.postMessage", {"channel": item.channel or self._alerts_channel(),
-                                                         **msg.payload(), "unfurl_links": False, "unfurl_media": False})
+            return await self._call("chat.postMessage", {
+                "channel": channel, **msg.payload(), "unfurl_links": False, "unfurl_media": False,
+                "metadata": {"event_type": INCIDENT_EVENT, "event_payload": {"incident_id": incident.id}}})
         if not incident.slack_ts:
             raise NotYet(f"incident {incident.id} has no parent message yet")
         replies = []
@@ -152,6 +161,38 @@ class Delivery:
     async def _repeat_replies(self, incident: Incident) -> int:
         sent = await self.rt.db(outbox.items, incident.id, "sent")
         return sum(1 for row in sent if row.kind == "repeat" and row.result and row.result.get("ts"))
+
+    async def _posted(self, channel: str, incident_id: int, since) -> dict | None:
+        """The incident's parent message if the channel already holds it (found by its metadata)."""
+        try:
+            channel_id = await self._channel_id(channel)
+            history = await self.rt.client.conversations_history(
+                channel=channel_id, oldest=f"{since.timestamp() - 60:.6f}", limit=200, include_all_metadata=True)
+        except SlackApiError as err:
+            log.warning("cannot check %s for an earlier post of incident %s (%s); posting", channel, incident_id,
+                        err.response.get("error"))
+            return None
+        for message in history.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == INCIDENT_EVENT and (meta.get("event_payload") or {}).get(
+                    "incident_id") == incident_id:
+                return {"channel": channel_id, "ts": message["ts"]}
+        return None
+
+    async def _channel_id(self, channel: str) -> str:
+        """History takes a channel ID; the runbook may name the channel (`#data-alerts`)."""
+        if not channel.startswith("#"):
+            return channel
+        cursor = None
+        while True:
+            page = await self.rt.client.conversations_list(types="public_channel,private_channel",
+                                                           exclude_archived=True, limit=1000, cursor=cursor)
+            for found in page.get("channels") or []:
+                if found.get("name") == channel[1:]:
+                    return found["id"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return channel
 
     def _alerts_channel(self) -> str:
         return self.rt.runbook.team.channels.alerts

@@ -13,6 +13,10 @@ BOT_SCOPES = [
     "usergroups:read",
     "usergroups:write",    # an @oncall group that follows the rotation
     "im:write",            # direct reminders
+    "channels:read",       # the alerts channel's ID from its name, and its history: after a crash
+    "groups:read",         # mid-post, the bot looks for the alert it may already have posted
+    "channels:history",    # (public and private channels) instead of posting it twice
+    "groups:history",
 ]
 
 
