@@ -150,3 +150,18 @@ def test_a_worker_whose_lease_was_taken_over_changes_nothing(store):
     assert box.get(store, item).state == "pending" and box.get(store, item).claimed_by == "b:2"
     assert box.mark_sent(store, item, {"ts": "2.0"}, later, worker="b:2") is True
     assert box.get(store, item).result == {"ts": "2.0"}
+
+
+def test_replicas_share_one_call_per_second_per_channel(make_store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.store.pacing import take_slot
+
+    replicas = [make_store(), make_store()]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        slots = list(pool.map(lambda i: take_slot(replicas[i % 2], "C0ALERTS", T0, SEC), range(12)))
+    assert sorted(slots) == [T0 + i * SEC for i in range(12)]  # every caller its own second, none shared
+    assert take_slot(replicas[0], "C0ONCALL", T0, SEC) == T0    # channels are paced apart
+    assert take_slot(replicas[1], "C0ALERTS", T0 + 20 * SEC, SEC) == T0 + 20 * SEC  # idle since: no wait
+    # A clock set back (or a test's) does not wait for slots taken "in the future".
+    assert take_slot(replicas[0], "C0ALERTS", T0 - timedelta(days=1), SEC) == T0 - timedelta(days=1)

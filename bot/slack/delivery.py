@@ -2,8 +2,9 @@
 
 Rows of an incident are rendered at send time from the incident's latest state, so a storm of
 repeats becomes one edit of the parent message, and a retried edit never shows stale data. At most
-one call per second goes to a channel (Slack's posting limit). A Slack outage or a 429 delays rows;
-only a permanent client error (a deleted channel, say) gives up, after several attempts.
+one call per second goes to a channel (Slack's posting limit), across all replicas (store.pacing).
+A Slack outage or a 429 delays rows; only a permanent client error (a deleted channel, say) gives
+up, after several attempts.
 
 A parent message carries the incident id as Slack message metadata. A process killed after Slack
 posted it but before the store recorded it leaves the row to be tried again; that next attempt
@@ -16,14 +17,13 @@ import asyncio
 import functools
 import logging
 import os
-import time
 from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
 from bot.slack.replies import incident as render
-from bot.store import outbox
+from bot.store import outbox, pacing
 from bot.store.incidents import get_incident
 from bot.store.records import Incident, OutboxItem
 
@@ -51,7 +51,7 @@ class Delivery:
         self.rt = rt
         self.batch = batch
         self._wake = asyncio.Event()
-        self._last_call: dict[str, float] = {}
+        self._channel_ids: dict[str, str] = {}  # "#name" → the ID Slack answered with
         self._stopping = False
 
     def wake(self) -> None:
@@ -199,13 +199,15 @@ class Delivery:
 
     async def _call(self, method: str, args: dict) -> dict:
         channel = str(args.get("channel") or "")
-        wait = self._last_call.get(channel, 0) + CHANNEL_INTERVAL - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_call[channel] = time.monotonic()
+        if channel and CHANNEL_INTERVAL:
+            key = self._channel_ids.get(channel, channel)  # "#name" and its ID are one channel
+            start = await self.rt.db(pacing.take_slot, key, self.rt.clock(), timedelta(seconds=CHANNEL_INTERVAL))
+            wait = (start - self.rt.clock()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
         response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
         if response.get("channel") and response["channel"] != channel:
-            self._last_call[response["channel"]] = self._last_call[channel]  # "#name" and its ID are one channel
+            self._channel_ids[channel] = response["channel"]
         return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}
 
 

@@ -234,6 +234,14 @@ def _v6_delivery_indexes(conn: Connection) -> None:
     Index("ix_incidents_status", incidents.c.status).create(conn)
 
 
+def _v7_channel_pace(conn: Connection) -> None:
+    meta = MetaData()
+    Table("channel_pace", meta,
+          Column("channel", String(200), primary_key=True),
+          Column("next_at", UTCDateTime, nullable=False))
+    meta.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "incidents, alert events, actions, outbox", _v1_core),
     Migration(2, "notifications (exactly-once scheduled messages), overrides", _v2_scheduled),
@@ -242,6 +250,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "swap requests; who cancelled an override, and the swap it came from", _v5_swaps),
     Migration(6, "indexes for the outbox's per-incident order and the scans of open incidents",
               _v6_delivery_indexes),
+    Migration(7, "the next free instant per Slack channel, shared by every replica's delivery worker",
+              _v7_channel_pace),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -184,3 +184,9 @@ swap_requests = Table(
     Column("expired_at", UTCDateTime),
     Index("ix_swap_requests_state_start", "state", "start_at"),
 )
+
+channel_pace = Table(
+    "channel_pace", metadata,
+    Column("channel", String(200), primary_key=True),         # Slack channel ID (or the name it was posted to)
+    Column("next_at", UTCDateTime, nullable=False),           # the earliest instant of the next call to it
+)
