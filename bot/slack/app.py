@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncApp
@@ -9,8 +10,15 @@ from slack_bolt.authorization import AuthorizeResult
 
 from bot.runtime import Runtime
 from bot.slack import listeners
+from bot.slack.people import answer_within
 
 log = logging.getLogger("oncall_bot.app")
+
+# Bolt warns that SLACK_BOT_TOKEN "will be ignored" when `authorize` is given; ours uses that token.
+logging.getLogger("slack_bolt.AsyncApp").addFilter(lambda record: "will be ignored" not in record.getMessage())
+
+LOOKUP_BUDGET = 1.5   # seconds a reply waits for Slack look-ups: Slack wants the answer within 3
+IDENTITY_WAIT = 0.5   # seconds a request waits for auth.test while Slack's API is slow or down
 
 
 def build_app(rt: Runtime) -> AsyncApp:
@@ -22,14 +30,15 @@ def build_app(rt: Runtime) -> AsyncApp:
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
-    if rt.settings.dry_run:
-        # No token: authorise every request as our own workspace without calling auth.test.
-        # (Live, the token comes with our client and Bolt calls auth.test once, lazily.)
-        async def authorize(enterprise_id=None, team_id=None, **_):
-            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id,
-                                   bot_token="xoxb-dry-run", bot_user_id="UDRYRUN", bot_id="BDRYRUN")
-        options["authorize"] = authorize
+    options["authorize"] = _dry_run_identity if rt.settings.dry_run else _identity(rt)
     app = AsyncApp(**options)
+
+    @app.middleware
+    async def answer_in_time(next):
+        # Bolt runs listeners after the middleware returns, in the same task: a deadline set here holds.
+        answer_within(LOOKUP_BUDGET)
+        return await next()
+
     listeners.register(app, rt)
 
     @app.error
@@ -37,3 +46,33 @@ def build_app(rt: Runtime) -> AsyncApp:
         logger.exception("listener failed: %s", error)
 
     return app
+
+
+async def _dry_run_identity(enterprise_id=None, team_id=None, **_):
+    # No token: every request is our own workspace, without calling auth.test.
+    return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id,
+                           bot_token="xoxb-dry-run", bot_user_id="UDRYRUN", bot_id="BDRYRUN")
+
+
+def _identity(rt: Runtime):
+    """Bolt's own single-workspace authorisation calls auth.test until it succeeds and refuses every
+    request meanwhile ("installation no longer available"), so a restart during a Slack outage would
+    silence the bot. This asks once in the background and answers without the bot's ids until then."""
+    known: dict = {}
+    asking: list[asyncio.Task] = []
+
+    async def ask() -> None:
+        response = await rt.client.auth_test()
+        known.update(user_id=response.get("user_id"), bot_id=response.get("bot_id"))
+
+    async def authorize(enterprise_id=None, team_id=None, **_):
+        if not known:
+            if not asking or (asking[0].done() and asking[0].exception() is not None):
+                asking[:] = [asyncio.ensure_future(ask())]
+            await asyncio.wait([asking[0]], timeout=IDENTITY_WAIT)
+            if asking[0].done() and asking[0].exception() is not None:
+                log.warning("auth.test failed (%s); answering without the bot's own ids", asking[0].exception())
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=rt.settings.bot_token,
+                               bot_user_id=known.get("user_id"), bot_id=known.get("bot_id"))
+
+    return authorize

@@ -2,12 +2,19 @@
 
 A mention is only ever built from an ID Slack gave us, so a typo in the runbook cannot produce a
 broken or wrong mention.
+
+A reply to a person (a slash command, a click) must come within Slack's 3 seconds even when Slack's
+own API is slow or down: after `answer_within(seconds)` a look-up is waited for only that long
+(it goes on in the background and serves the next reply; one look-up per person at a time, however
+many replies wait for it). Background work (alert posts, which page people) waits in full.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import time
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,6 +24,16 @@ from bot.slack.text import escape
 
 log = logging.getLogger("oncall_bot.people")
 
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_deadline", default=None)
+
+
+def answer_within(seconds: float) -> None:
+    """Look-ups made by the current task from now on wait at most until `seconds` from now.
+
+    For the task of one Slack request (each HTTP request and each Socket Mode message runs in its
+    own task, so the deadline ends with it; tasks it spawns inherit it)."""
+    _deadline.set(time.monotonic() + seconds)
+
 
 class Directory:
     def __init__(self, runbook: Runbook, client: AsyncWebClient):
@@ -25,10 +42,22 @@ class Directory:
         self._ids: dict[str, str | None] = {
             name: person.slack_id for name, person in runbook.people.items() if person.slack_id
         }
+        self._pending: dict[str, asyncio.Task] = {}
 
     async def slack_id(self, name: str) -> str | None:
         if name in self._ids:
             return self._ids[name]
+        deadline = _deadline.get()
+        if name not in self._pending:
+            self._pending[name] = asyncio.ensure_future(self._look_up(name))
+            self._pending[name].add_done_callback(lambda _, n=name: self._pending.pop(n, None))
+        task = self._pending[name]
+        if deadline is None:
+            return await asyncio.shield(task)
+        done, _ = await asyncio.wait([task], timeout=max(0.0, deadline - time.monotonic()))
+        return task.result() if done else None
+
+    async def _look_up(self, name: str) -> str | None:
         person = self.runbook.people.get(name)
         found = None
         if person and person.email and not person.placeholder:
@@ -37,11 +66,11 @@ class Directory:
                 found = response["user"]["id"]
             except SlackApiError as err:
                 code = err.response.get("error")
-                if code != "users_not_found":  # a Slack hiccup: show the name now, ask again next time
+                if code != "users_not_found":  # a Slack hiccup: show the name now, ask again later
                     log.warning("lookup of %s failed: %s", name, code)
                     return None
                 log.info("no Slack user for %s <%s>", name, person.email)
-            except Exception as err:  # Slack unreachable: try again next time, show the name meanwhile
+            except Exception as err:  # Slack unreachable: try again later, show the name meanwhile
                 log.warning("lookup of %s failed: %s", name, err)
                 return None
         self._ids[name] = found
