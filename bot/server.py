@@ -141,8 +141,13 @@ async def socket_mode(rt: Runtime, bolt: AsyncApp):
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(bolt, rt.settings.app_token)
-    await handler.connect_async()
+    # Connecting retries for as long as Slack is unreachable: in the background, so alerts and health
+    # are served meanwhile and SIGTERM still stops the bot.
+    connecting = asyncio.ensure_future(handler.connect_async())
     try:
         yield handler
     finally:
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await connecting
         await handler.close_async()

@@ -90,3 +90,16 @@ def test_unreachable_database_stops_start_up_with_a_message(tmp_path):
     assert result.returncode == 3
     assert "cannot open the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_socket_mode_with_slack_unreachable_still_serves_and_stops(serve):
+    # Slack's API is down at start: the WebSocket keeps retrying in the background meanwhile.
+    served = serve(None, SLACK_BOT_TOKEN="xoxb-test", SLACK_APP_TOKEN="xapp-1-test",
+                   SLACK_API_URL="http://127.0.0.1:9/api/")
+    health = httpx.get(served.url + "/healthz", timeout=5).json()
+    assert health["slack"]["mode"] == "socket"
+    alert = httpx.post(served.url + "/alerts", headers={"Authorization": "Bearer alerts-secret"},
+                       json={"pipeline": "growth", "status": "failed"}, timeout=5)
+    assert alert.status_code == 202
+    assert served.stop() in (0, -15)  # SIGTERM is honoured, not lost in the connect loop
+    assert "stopped cleanly" in served.stderr()
