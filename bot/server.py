@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -13,6 +14,7 @@ from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -41,6 +43,35 @@ def measured(rt: Runtime, route: str):
                 rt.metrics.requests.labels(route, request.method, str(status)).inc()
         return endpoint
     return wrap
+
+
+class Replays:
+    """A signed Slack request seen twice within its 5-minute window is a replay: 401, nothing done.
+
+    Slack signs every delivery anew (its retries carry a new timestamp), so only a copy repeats a
+    signature. Kept per process: a copy sent to another replica is only caught by the timestamp."""
+
+    WINDOW = 5 * 60 + 30  # seconds: Bolt accepts timestamps up to 5 minutes old
+    LIMIT = 100_000       # signatures remembered at most (far above any team's traffic)
+
+    def __init__(self, signing_secret: str):
+        self.verifier = SignatureVerifier(signing_secret)
+        self.seen: set[str] = set()
+        self.order: collections.deque[tuple[float, str]] = collections.deque()
+
+    def is_replay(self, request: Request, raw: bytes) -> bool:
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not timestamp.isdigit() or not self.verifier.is_valid(raw, timestamp, signature):
+            return False  # Bolt refuses it; only genuine requests are remembered
+        now = time.monotonic()
+        while self.order and (self.order[0][0] < now or len(self.order) >= self.LIMIT):
+            self.seen.discard(self.order.popleft()[1])
+        if signature in self.seen:
+            return True
+        self.seen.add(signature)
+        self.order.append((now + self.WINDOW, signature))
+        return False
 
 
 def bolt_request(request: Request, raw: bytes):
@@ -78,9 +109,14 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
     bolt = bolt or build_app(rt)
     alerts, alertmanager = make_endpoints(rt, rt.wake_delivery)
 
+    replays = Replays(rt.settings.signing_secret)
+
     @measured(rt, "/slack/events")
     async def slack_events(request: Request) -> Response:
         raw = await request.body()
+        if replays.is_replay(request, raw):
+            log.warning("refused a replayed Slack request")
+            return JSONResponse({"error": "replayed request"}, status_code=401)
         return to_starlette_response(await bolt.async_dispatch(bolt_request(request, raw)))
 
     @measured(rt, "/healthz")

@@ -135,6 +135,19 @@ def test_bad_signature_and_stale_timestamp_get_401(fake_slack, make_app):
     assert [c for c in fake_slack.calls if c.args.get("channel") != "#data-oncall"] == []
 
 
+def test_a_replayed_request_gets_401_and_nothing_is_done_twice(fake_slack, make_app, real_people_runbook):
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    client = make_app(fake_slack, runbook=real_people_runbook)
+    body = command_body("/oncall", "override laura 2099-12-20T09:00 2099-12-20T12:00", user_id="U0DANNY")
+    headers = signed_headers(body)
+    first = client.post("/slack/events", content=body, headers=headers)
+    assert first.status_code == 200 and "Override #" in first.json()["text"], first.text
+    assert client.post("/slack/events", content=body, headers=headers).status_code == 401
+    from bot.store.swaps import override_records
+
+    assert len(override_records(client.runtime.store)) == 1  # the copy changed nothing
+
+
 def test_long_content_is_cut_to_slack_limits(fake_slack, make_app, tmp_path):
     text = RUNBOOK.read_text().replace(
         "    description: Users that subscribe the license",
