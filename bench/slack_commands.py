@@ -10,6 +10,7 @@ throughput, its resident memory after warm-up and its time to ready.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 import time
@@ -23,19 +24,18 @@ from bench.loadgen import ROOT, Server, free_port, load, python  # noqa: E402
 
 SECRET = "bench-secret"
 BODY = ("token=x&team_id=T0TEAM&team_domain=fake&channel_id=C0&channel_name=data-oncall&user_id=U0ANNA"
-        "&user_name=anna&command=%2Foncall&text=&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fr&trigger_id=1.2.3"
-        "&api_app_id=A0").encode()
-_signed: dict[int, dict] = {}
+        "&user_name=anna&command=%2Foncall&text=&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fr&trigger_id={trigger}"
+        "&api_app_id=A0")
+VERIFIER = SignatureVerifier(SECRET)
+_triggers = itertools.count(1)
 
 
 def signed():
-    now = int(time.time())
-    if now not in _signed:
-        _signed.clear()
-        signature = SignatureVerifier(SECRET).generate_signature(timestamp=str(now), body=BODY.decode())
-        _signed[now] = {"content-type": "application/x-www-form-urlencoded",
-                        "x-slack-request-timestamp": str(now), "x-slack-signature": signature}
-    return BODY, _signed[now]
+    """Each request its own trigger_id and signature, as Slack sends them (`serve` refuses replays)."""
+    now = str(int(time.time()))
+    body = BODY.format(trigger=f"{next(_triggers)}.2.3")
+    return body.encode(), {"content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": now,
+                           "x-slack-signature": VERIFIER.generate_signature(timestamp=now, body=body)}
 
 
 def main() -> None:

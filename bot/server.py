@@ -25,6 +25,7 @@ from bot.alerts.routes import make_endpoints
 from bot.domain.ics import calendar
 from bot.runtime import Runtime
 from bot.slack.app import build_app
+from bot.slack.people import answer_within
 
 log = logging.getLogger("oncall_bot.server")
 
@@ -117,6 +118,7 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
         if replays.is_replay(request, raw):
             log.warning("refused a replayed Slack request")
             return JSONResponse({"error": "replayed request"}, status_code=401)
+        answer_within()  # user look-ups may not hold the answer past Slack's 3 seconds
         return to_starlette_response(await bolt.async_dispatch(bolt_request(request, raw)))
 
     @measured(rt, "/healthz")
@@ -176,7 +178,12 @@ async def socket_mode(rt: Runtime, bolt: AsyncApp):
         return
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    handler = AsyncSocketModeHandler(bolt, rt.settings.app_token)
+    class Handler(AsyncSocketModeHandler):
+        async def handle(self, client, req) -> None:
+            answer_within()  # as for HTTP requests: answer within Slack's 3 seconds
+            await super().handle(client, req)
+
+    handler = Handler(bolt, rt.settings.app_token)
     # Connecting retries for as long as Slack is unreachable: in the background, so alerts and health
     # are served meanwhile and SIGTERM still stops the bot.
     connecting = asyncio.ensure_future(handler.connect_async())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from urllib.parse import urlencode
@@ -21,12 +22,20 @@ def signed_headers(body: str, secret: str = SECRET, timestamp: int | None = None
     }
 
 
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """Unique per request, as Slack's are (so two identical commands are two requests, not a replay)."""
+    return f"{time.time_ns()}.738474920.{next(_TRIGGERS):x}"
+
+
 def command_body(command: str, text: str = "", user_id: str = "U0ANNA", team_id: str = "T0TEAM",
                  response_url: str = "http://127.0.0.1:9/response") -> str:
     return urlencode({
         "token": "legacy", "team_id": team_id, "team_domain": "fake", "channel_id": "C0CHAN",
         "channel_name": "data-oncall", "user_id": user_id, "user_name": "someone", "command": command,
-        "text": text, "response_url": response_url, "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "text": text, "response_url": response_url, "trigger_id": trigger_id(),
         "api_app_id": "A0APP", "is_enterprise_install": "false",
     })
 
@@ -42,7 +51,7 @@ def action_body(action_id: str, value: str, user_id: str = "U0ANNA", team_id: st
     payload = {
         "type": "block_actions", "team": {"id": team_id, "domain": "fake"},
         "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
-        "api_app_id": "A0APP", "token": "legacy", "trigger_id": "1.2.3",
+        "api_app_id": "A0APP", "token": "legacy", "trigger_id": trigger_id(),
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
         "channel": {"id": channel, "name": "data-alerts"},
         "message": {"type": "message", "ts": message_ts, "text": "alert", "bot_id": "BBOT"},
@@ -59,7 +68,7 @@ def view_submission_body(callback_id: str, values: dict, user_id: str = "U0ANNA"
     payload = {
         "type": "view_submission", "team": {"id": team_id, "domain": "fake"},
         "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
-        "api_app_id": "A0APP", "token": "legacy", "trigger_id": "1.2.3",
+        "api_app_id": "A0APP", "token": "legacy", "trigger_id": trigger_id(),
         "view": {"id": "V0VIEW", "team_id": team_id, "type": "modal", "callback_id": callback_id,
                  "private_metadata": private_metadata, "hash": "1.abc", "blocks": [],
                  "state": {"values": values}},

@@ -10,14 +10,12 @@ from slack_bolt.authorization import AuthorizeResult
 
 from bot.runtime import Runtime
 from bot.slack import listeners
-from bot.slack.people import answer_within
 
 log = logging.getLogger("oncall_bot.app")
 
 # Bolt warns that SLACK_BOT_TOKEN "will be ignored" when `authorize` is given; ours uses that token.
 logging.getLogger("slack_bolt.AsyncApp").addFilter(lambda record: "will be ignored" not in record.getMessage())
 
-LOOKUP_BUDGET = 1.5   # seconds a reply waits for Slack look-ups: Slack wants the answer within 3
 IDENTITY_WAIT = 0.5   # seconds a request waits for auth.test while Slack's API is slow or down
 
 
@@ -32,12 +30,6 @@ def build_app(rt: Runtime) -> AsyncApp:
     )
     options["authorize"] = _dry_run_identity if rt.settings.dry_run else _identity(rt)
     app = AsyncApp(**options)
-
-    @app.middleware
-    async def answer_in_time(next):
-        # Bolt runs listeners after the middleware returns, in the same task: a deadline set here holds.
-        answer_within(LOOKUP_BUDGET)
-        return await next()
 
     listeners.register(app, rt)
 

@@ -27,7 +27,10 @@ log = logging.getLogger("oncall_bot.people")
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_deadline", default=None)
 
 
-def answer_within(seconds: float) -> None:
+REPLY_BUDGET = 1.5  # seconds a reply waits for look-ups: Slack wants the whole answer within 3
+
+
+def answer_within(seconds: float = REPLY_BUDGET) -> None:
     """Look-ups made by the current task from now on wait at most until `seconds` from now.
 
     For the task of one Slack request (each HTTP request and each Socket Mode message runs in its
