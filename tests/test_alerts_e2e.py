@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -324,3 +324,26 @@ def test_a_request_abandoned_while_its_batch_commits_strands_no_one(bot):
     assert isinstance(abandoned, BaseException)
     keys = {i.dedup_key for i in list_incidents(bot.runtime.store)}
     assert {"abandoned-0", "abandoned-1", "abandoned-2"} <= keys
+
+
+def test_an_oncall_escalation_step_mentions_who_is_on_call_now(database_url, fake_slack, make_app,
+                                                               real_people_runbook, tmp_path):  # noqa: F811
+    from bot.store.overrides import add_override
+
+    path = tmp_path / "oncall-chain.yaml"
+    path.write_text(real_people_runbook.read_text().replace("chain: [secondary, admins]", "chain: [oncall, admins]"))
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    bot = make_app(fake_slack, runbook=path, DATABASE_URL=database_url)
+    bot.clock = bot.runtime.clock = ShiftedClock(WEEKDAY_NIGHT)
+    bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE}, headers=AUTH)
+    parent = parent_of(fake_slack, "Growth failed")
+    assert "<@U0DANNY>" in texts(parent)  # Danny's week
+    # Laura takes over tonight after the failure came in; nobody acknowledges.
+    add_override(bot.runtime.store, rotation="data-engineering", person="Laura",
+                 start=WEEKDAY_NIGHT, end=WEEKDAY_NIGHT + timedelta(hours=6), created_by="U0DANNY",
+                 now=WEEKDAY_NIGHT)
+    bot.runtime.refresh_overrides()
+    bot.clock.set(WEEKDAY_NIGHT + timedelta(minutes=31))
+    bot.portal.call(incident_clocks, bot.runtime)
+    reply = next(c for c in thread(fake_slack, parent, 1) if "Escalated" in texts(c))
+    assert "<@U0LAURA>" in texts(reply) and "<@U0DANNY>" not in texts(reply)

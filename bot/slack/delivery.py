@@ -139,7 +139,8 @@ class Delivery:
         elif item.kind == "resolve":
             replies.append(await render.resolve_reply(people, incident))
         elif item.kind == "escalate":
-            replies.append(await render.escalation(rt.runbook, people, incident, rt.runbook.team.admins))
+            replies.append(await render.escalation(rt.runbook, people, incident, rt.runbook.team.admins,
+                                                       rt.clock(), rt.overrides()))
         elif item.kind == "deferred_ping":
             replies.append(await render.deferred_ping(rt.runbook, people, incident))
         elif item.kind not in ("repeat", "ack"):

@@ -8,11 +8,13 @@ work hours start, an escalation. Repeats, acknowledgements and resolutions menti
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.alerts.escalation import step_of
-from bot.domain.policy import owners_of
+from bot.domain.policy import oncall_person, owners_of
+from bot.domain.rotation import OverrideSpan
 from bot.domain.triage import triage
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
@@ -159,13 +161,18 @@ async def deferred_ping(runbook: Runbook, people: Directory, incident: Incident)
     return message(text, [section(text)])
 
 
-async def escalation(runbook: Runbook, people: Directory, incident: Incident, admins: list[str]) -> Message:
+async def escalation(runbook: Runbook, people: Directory, incident: Incident, admins: list[str],
+                     now: datetime, overrides: Iterable[OverrideSpan] = ()) -> Message:
     step = step_of(runbook, incident)
     owners = owners_of(runbook, incident.pipeline if incident.known else None)
     if step == "secondary":
         names = owners[1:2] or owners[:1]
     elif step == "oncall":
-        names = [incident.oncall] if incident.oncall else []
+        # Whoever is on call now, swaps and overrides included: not who was when the failure came in.
+        spec = runbook.pipelines.get(incident.pipeline) if incident.known else None
+        rotation = (spec.on_call.rotation if spec and spec.on_call else None) or runbook.default_rotation
+        current = oncall_person(runbook, rotation, now, overrides) or incident.oncall
+        names = [current] if current else []
     elif step == "admins":
         names = admins
     else:
