@@ -109,6 +109,21 @@ def test_whole_days_in_the_team_zone_and_an_inclusive_end_date():
             parse_span(bad, BERLIN, now)
 
 
+def test_a_mistyped_date_or_time_is_an_error_not_the_start_of_the_note(team):
+    now = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
+    for typed, said in (("mon 25:00 tue", "`25:00`"), ("2026-10-24 2026-10-32 away", "`2026-10-32`"),
+                        ("2026-10-24T09:00+01:00 2026-10-24T12:00", "without an offset")):
+        with pytest.raises(SpanError, match=said):
+            parse_span(typed.split(), BERLIN, now)
+    # The words after a readable span stay the note, times included.
+    span, rest = parse_span("2026-10-24 dentist at 10:00".split(), BERLIN, now)
+    assert rest == ["dentist", "at", "10:00"]
+    # In Slack the person is told what to fix, and nothing is posted.
+    body = command_body("/oncall", "swap mon 25:00 tue", user_id=EVA)
+    reply = team.post("/slack/events", content=body, headers=signed_headers(body)).json()
+    assert "`25:00`" in reply["text"] and not swaps.listing(team.runtime.store)
+
+
 def test_who_changes_and_on_call_throughout():
     rb = runbook(TEAM)
     start, end = datetime(2026, 10, 24, 16, tzinfo=UTC), datetime(2026, 10, 25, 11, tzinfo=UTC)

@@ -16,6 +16,8 @@ from bot.domain.timeutil import local_instant
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# Words meant as a date or a time that do not read as one: an error, never the start of the note.
+_TEMPORAL = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[:.h]\d{2})", re.IGNORECASE)
 EXAMPLES = "`2026-12-07 2026-12-09`, `tomorrow`, `tuesday`, `2026-12-08T09:00 2026-12-08T18:00`, `now tomorrow`"
 
 
@@ -62,12 +64,31 @@ def _point(words: list[str], i: int, today: date) -> tuple[_Point, int] | None:
                     raise SpanError(f"`{word}`: give local times without an offset (they are in the team zone)")
                 return _Point(value.date(), value.time()), 1
             day = date.fromisoformat(word)
+        except SpanError:
+            raise
         except ValueError:
+            if _TEMPORAL.match(word):
+                raise SpanError(_unreadable(word)) from None
             return None
     following = words[i + 1] if i + 1 < len(words) else ""
     if m := _CLOCK.match(following):
         return _Point(day, time(int(m[1]), int(m[2]))), 2
+    if _TEMPORAL.match(following) and not _point_or_none(words, i + 1, day):
+        raise SpanError(_unreadable(following))
     return _Point(day, None), 1
+
+
+def _unreadable(word: str) -> str:
+    return f"`{word}` is not a date or time I can read: write dates as YYYY-MM-DD and times as HH:MM (00:00–23:59)"
+
+
+def _point_or_none(words: list[str], i: int, today: date) -> _Point | None:
+    """Whether words[i] reads as a point of its own (a date after a date is the end, not a time)."""
+    try:
+        found = _point(words, i, today)
+    except SpanError:
+        return None
+    return found[0] if found else None
 
 
 MAX_SPAN = timedelta(days=366)
