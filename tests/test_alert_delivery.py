@@ -89,8 +89,30 @@ def test_killed_after_slack_posted_but_before_it_was_recorded_posts_no_second_me
     while time.monotonic() < deadline and not fake_slack.of("chat.update"):
         time.sleep(0.05)
     assert len(growth_posts()) == 1 and fake_slack.of("conversations.history")
-    parent_ts = next(m["ts"] for m in fake_slack.messages if m["metadata"] and not m["thread_ts"])
+    parent_ts = next(m["ts"] for m in fake_slack.messages
+                     if (m["metadata"] or {}).get("event_type") == "oncall_incident")
     assert any(c.args.get("ts") == parent_ts for c in fake_slack.of("chat.update"))
+    second.stop()
+
+
+def test_a_handoff_posted_just_before_a_kill_is_not_posted_again(database_url, fake_slack, serve):
+    fake_slack.slow("chat.postMessage", 3)  # Slack takes the post at once but answers late
+    first = serve(fake_slack, DATABASE_URL=database_url)  # its first pass posts the current handoff
+
+    def handoffs() -> list:
+        return [c for c in fake_slack.of("chat.postMessage") if c.args.get("channel") == "#data-oncall"
+                and "On-call handoff" in str(c.args)]
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not handoffs():
+        time.sleep(0.02)
+    assert handoffs()
+    first.stop(kill=True)  # before Slack's answer reached the store
+    fake_slack.delays.clear()
+    second = serve(fake_slack, DATABASE_URL=database_url)
+    fake_slack.wait_for("conversations.history", timeout=20)
+    time.sleep(1.5)
+    assert len(handoffs()) == 1
     second.stop()
 
 

@@ -6,9 +6,10 @@ one call per second goes to a channel (Slack's posting limit), across all replic
 A Slack outage or a 429 delays rows; only a permanent client error (a deleted channel, say) gives
 up, after several attempts.
 
-A parent message carries the incident id as Slack message metadata. A process killed after Slack
-posted it but before the store recorded it leaves the row to be tried again; that next attempt
-first looks for the message in the channel's history, so the incident never gets a second one.
+A parent message carries the incident id as Slack message metadata, and any other top-level post
+in a channel its outbox key. A process killed after Slack posted it but before the store recorded
+it leaves the row to be tried again; that next attempt first looks for the message in the channel's
+history, so an incident never gets a second parent and a handoff is never repeated.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger("oncall_bot.delivery")
 
 CHANNEL_INTERVAL = 1.0
 INCIDENT_EVENT = "oncall_incident"  # metadata event type of parent messages
+MESSAGE_EVENT = "oncall_message"    # of other top-level messages (handoffs, reminders in channels)
 MAX_CLIENT_ERRORS = 8
 SUMMARY_REPLIES = 3  # repeats get at most this many thread replies; later ones only update the count
 
@@ -116,7 +118,13 @@ class Delivery:
         if item.incident_id is None:
             args = dict(item.args)
             args.setdefault("channel", item.channel)
-            return await self._call(item.method or "chat.postMessage", args)
+            method = item.method or "chat.postMessage"
+            if method == "chat.postMessage" and not args.get("thread_ts") and not _is_direct(args["channel"]):
+                mark = {"event_type": MESSAGE_EVENT, "event_payload": {"key": item.idempotency_key}}
+                if item.attempts > 1 and (posted := await self._posted(args["channel"], mark, item.created_at)):
+                    return posted  # a handoff, say, posted by an attempt that died before recording it
+                args["metadata"] = mark
+            return await self._call(method, args)
         incident = await self.rt.db(get_incident, item.incident_id)
         if incident is None:
             return None
@@ -125,12 +133,12 @@ class Delivery:
             if incident.slack_ts:
                 return {"channel": incident.slack_channel, "ts": incident.slack_ts}  # posted by an earlier attempt
             channel = item.channel or self._alerts_channel()
-            if item.attempts > 1 and (posted := await self._posted(channel, incident.id, item.created_at)):
+            mark = {"event_type": INCIDENT_EVENT, "event_payload": {"incident_id": incident.id}}
+            if item.attempts > 1 and (posted := await self._posted(channel, mark, item.created_at)):
                 return posted  # an earlier attempt posted it, then died before recording it
             msg = await render.parent(rt.runbook, people, incident)
-            return await self._call("chat.postMessage", {
-                "channel": channel, **msg.payload(), "unfurl_links": False, "unfurl_media": False,
-                "metadata": {"event_type": INCIDENT_EVENT, "event_payload": {"incident_id": incident.id}}})
+            return await self._call("chat.postMessage", {"channel": channel, **msg.payload(), "metadata": mark,
+                                                         "unfurl_links": False, "unfurl_media": False})
         if not incident.slack_ts:
             raise NotYet(f"incident {incident.id} has no parent message yet")
         replies = []
@@ -163,20 +171,18 @@ class Delivery:
         sent = await self.rt.db(outbox.items, incident.id, "sent")
         return sum(1 for row in sent if row.kind == "repeat" and row.result and row.result.get("ts"))
 
-    async def _posted(self, channel: str, incident_id: int, since) -> dict | None:
-        """The incident's parent message if the channel already holds it (found by its metadata)."""
+    async def _posted(self, channel: str, mark: dict, since) -> dict | None:
+        """The message carrying `mark` (our metadata) if the channel already holds it."""
         try:
             channel_id = await self._channel_id(channel)
             history = await self.rt.client.conversations_history(
                 channel=channel_id, oldest=f"{since.timestamp() - 60:.6f}", limit=200, include_all_metadata=True)
         except SlackApiError as err:
-            log.warning("cannot check %s for an earlier post of incident %s (%s); posting", channel, incident_id,
+            log.warning("cannot check %s for an earlier post of %s (%s); posting", channel, mark["event_payload"],
                         err.response.get("error"))
             return None
         for message in history.get("messages") or []:
-            meta = message.get("metadata") or {}
-            if meta.get("event_type") == INCIDENT_EVENT and (meta.get("event_payload") or {}).get(
-                    "incident_id") == incident_id:
+            if message.get("metadata") == mark:
                 return {"channel": channel_id, "ts": message["ts"]}
         return None
 
@@ -210,6 +216,11 @@ class Delivery:
         if response.get("channel") and response["channel"] != channel:
             self._channel_ids[channel] = response["channel"]
         return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}
+
+
+def _is_direct(channel: str) -> bool:
+    """A DM (to a user ID or an IM channel): its history needs scopes the bot does not ask for."""
+    return channel[:1] in ("U", "W", "D")
 
 
 def _parent_given_up(store, incident_id: int | None) -> bool:
