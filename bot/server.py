@@ -57,8 +57,7 @@ class Replays:
 
     def __init__(self, signing_secret: str):
         self.verifier = SignatureVerifier(signing_secret)
-        self.seen: set[str] = set()
-        self.order: collections.deque[tuple[float, str]] = collections.deque()
+        self.seen: collections.OrderedDict[str, float] = collections.OrderedDict()  # signature → forgotten at
 
     def is_replay(self, request: Request, raw: bytes) -> bool:
         timestamp = request.headers.get("x-slack-request-timestamp", "")
@@ -66,12 +65,11 @@ class Replays:
         if not timestamp.isdigit() or not self.verifier.is_valid(raw, timestamp, signature):
             return False  # Bolt refuses it; only genuine requests are remembered
         now = time.monotonic()
-        while self.order and (self.order[0][0] < now or len(self.order) >= self.LIMIT):
-            self.seen.discard(self.order.popleft()[1])
+        while self.seen and (next(iter(self.seen.values())) < now or len(self.seen) >= self.LIMIT):
+            self.seen.popitem(last=False)
         if signature in self.seen:
             return True
-        self.seen.add(signature)
-        self.order.append((now + self.WINDOW, signature))
+        self.seen[signature] = now + self.WINDOW
         return False
 
 

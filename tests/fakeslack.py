@@ -25,6 +25,10 @@ class Call:
     at: float
     status: int = 200
 
+    def texts(self) -> str:
+        """The text and the blocks, as one string to search."""
+        return self.args.get("text", "") + json.dumps(self.args.get("blocks", []), ensure_ascii=False)
+
 
 @dataclass
 class Failure:
@@ -107,15 +111,15 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if c.method == method and c.status == 200]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10, wanted=None) -> list[Call]:
+        """The answered calls of `method` (those `wanted` accepts), once there are `count` of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.of(method)
+            found = [c for c in self.of(method) if wanted is None or wanted(c)]
             if len(found) >= count:
                 return found
             time.sleep(0.02)
-        raise AssertionError(f"expected {count} {method} call(s), got {len(self.of(method))}: "
-                             f"{[c.method for c in self.calls]}")
+        raise AssertionError(f"expected {count} {method} call(s), got: {[c.texts()[:120] for c in self.of(method)]}")
 
     def _answer(self, method: str, args: dict, headers: dict):
         with self._lock:

@@ -67,52 +67,47 @@ def test_killed_between_accepting_and_delivering_delivers_once_after_restart(dat
     second.stop()
 
 
+def killed_mid_post(fake_slack, serve, database_url, wanted, send=None):
+    """Start `serve` with a Slack that takes posts at once but answers 3 s later; kill -9 it as soon as
+    a post `wanted` accepts is in, before the answer reaches the store; start it again."""
+    fake_slack.slow("chat.postMessage", 3)
+    first = serve(fake_slack, DATABASE_URL=database_url)
+    if send:
+        send(first)
+    fake_slack.wait_for("chat.postMessage", wanted=wanted, timeout=15)
+    first.stop(kill=True)
+    fake_slack.delays.clear()
+    return serve(fake_slack, DATABASE_URL=database_url)
+
+
 def test_killed_after_slack_posted_but_before_it_was_recorded_posts_no_second_message(database_url, fake_slack,
                                                                                       serve):
-    fake_slack.slow("chat.postMessage", 3)  # Slack takes the post at once but answers late
-    first = serve(fake_slack, DATABASE_URL=database_url)
     alert = {"pipeline": "growth", "status": "failed", "dedup_key": "posted-once", "error": "NullPointerException"}
-    assert httpx.post(first.url + "/alerts", headers=AUTH, json=alert).status_code == 202
 
-    def growth_posts() -> list:
-        return [c for c in fake_slack.of("chat.postMessage") if "Growth failed" in str(c.args)]
+    def growth_failed(call) -> bool:
+        return "Growth failed" in call.texts() and not call.args.get("thread_ts")
 
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not growth_posts():
-        time.sleep(0.02)
-    first.stop(kill=True)  # kill -9 while Slack's answer is on its way: the store never learns the ts
-    fake_slack.delays.clear()
-    second = serve(fake_slack, DATABASE_URL=database_url)
+    second = killed_mid_post(fake_slack, serve, database_url, growth_failed,
+                             send=lambda s: httpx.post(s.url + "/alerts", headers=AUTH, json=alert).raise_for_status())
     # A repeat edits the one parent message: the restarted bot adopted it from the channel's history.
     assert httpx.post(second.url + "/alerts", headers=AUTH, json=alert).json()["deduplicated"] is True
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not fake_slack.of("chat.update"):
-        time.sleep(0.05)
-    assert len(growth_posts()) == 1 and fake_slack.of("conversations.history")
+    update = fake_slack.wait_for("chat.update", timeout=20)[0]
+    assert len(fake_slack.wait_for("chat.postMessage", wanted=growth_failed)) == 1
+    assert fake_slack.of("conversations.history")
     parent_ts = next(m["ts"] for m in fake_slack.messages
                      if (m["metadata"] or {}).get("event_type") == "oncall_incident")
-    assert any(c.args.get("ts") == parent_ts for c in fake_slack.of("chat.update"))
+    assert update.args["ts"] == parent_ts
     second.stop()
 
 
 def test_a_handoff_posted_just_before_a_kill_is_not_posted_again(database_url, fake_slack, serve):
-    fake_slack.slow("chat.postMessage", 3)  # Slack takes the post at once but answers late
-    first = serve(fake_slack, DATABASE_URL=database_url)  # its first pass posts the current handoff
+    def handoff(call) -> bool:  # the first pass of a new bot posts the current handoff
+        return call.args.get("channel") == "#data-oncall" and "On-call handoff" in call.texts()
 
-    def handoffs() -> list:
-        return [c for c in fake_slack.of("chat.postMessage") if c.args.get("channel") == "#data-oncall"
-                and "On-call handoff" in str(c.args)]
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not handoffs():
-        time.sleep(0.02)
-    assert handoffs()
-    first.stop(kill=True)  # before Slack's answer reached the store
-    fake_slack.delays.clear()
-    second = serve(fake_slack, DATABASE_URL=database_url)
+    second = killed_mid_post(fake_slack, serve, database_url, handoff)
     fake_slack.wait_for("conversations.history", timeout=20)
     time.sleep(1.5)
-    assert len(handoffs()) == 1
+    assert len(fake_slack.wait_for("chat.postMessage", wanted=handoff)) == 1
     second.stop()
 
 

@@ -3,7 +3,6 @@ button, a signed click that records who and when, and the one reminder when nobo
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 
@@ -29,20 +28,6 @@ def bot(fake_slack, make_app, real_people_runbook, monkeypatch):  # noqa: F811
     return client
 
 
-def texts(call) -> str:
-    return call.args.get("text", "") + json.dumps(call.args.get("blocks", []), ensure_ascii=False)
-
-
-def wait(fake, method: str, wanted, count: int = 1, timeout: float = 10) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in fake.of(method) if wanted(c)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"no {method} matching; got {[texts(c)[:80] for c in fake.of(method)]}")
-
-
 def pass_at(bot, when: datetime) -> None:
     bot.clock.set(when)
     bot.portal.call(scheduled_messages, bot.runtime)
@@ -51,7 +36,7 @@ def pass_at(bot, when: datetime) -> None:
 def check_message(bot):
     pass_at(bot, datetime(2026, 11, 30, 9, 59, tzinfo=UTC))
     pass_at(bot, MONDAY_CHECK)
-    return wait(bot.fake, "chat.postMessage", lambda c: "Weekly check of" in c.args.get("text", ""))[0]
+    return bot.fake.wait_for("chat.postMessage", wanted=lambda c: "Weekly check of" in c.args.get("text", ""))[0]
 
 
 def button(call) -> dict:
@@ -62,14 +47,14 @@ def button(call) -> dict:
 def test_weekly_check_asks_the_owners_and_the_button_records_who_and_when(bot):
     post = check_message(bot)
     assert post.args["channel"] == "#data-oncall"
-    assert "<@U0JANE>" in texts(post) and "<@U0ANNA>" in texts(post)      # investors' owners
+    assert "<@U0JANE>" in post.texts() and "<@U0ANNA>" in post.texts()      # investors' owners
     assert button(post)["text"]["text"] == "Checked"
     bot.clock.set(datetime(2026, 11, 30, 11, 30, tzinfo=UTC))
     body = action_body("weekly_check", button(post)["value"], user_id="U0JANE", channel="#data-oncall",
                        message_ts="1800000099.000100", response_url=bot.fake.url + "response")
     assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
-    update = wait(bot.fake, "chat.update", lambda c: "Checked by" in texts(c))[0]
-    assert update.args["ts"] == "1800000099.000100" and "<@U0JANE>" in texts(update)
+    update = bot.fake.wait_for("chat.update", wanted=lambda c: "Checked by" in c.texts())[0]
+    assert update.args["ts"] == "1800000099.000100" and "<@U0JANE>" in update.texts()
     check = get_check(bot.runtime.store, "investors", MONDAY_CHECK)
     assert check.checked_by == "U0JANE" and check.checked_at.replace(second=0, microsecond=0) == \
         datetime(2026, 11, 30, 11, 30, tzinfo=UTC)
@@ -88,7 +73,7 @@ def test_unchecked_by_the_end_of_the_working_day_one_reminder_in_the_thread(bot)
     pass_at(bot, datetime(2026, 11, 30, 16, 59, tzinfo=UTC))
     pass_at(bot, datetime(2026, 11, 30, 17, 0, 1, tzinfo=UTC))
     pass_at(bot, datetime(2026, 11, 30, 18, 0, tzinfo=UTC))
-    reminder = wait(bot.fake, "chat.postMessage", lambda c: "not been checked" in c.args.get("text", ""))
+    reminder = bot.fake.wait_for("chat.postMessage", wanted=lambda c: "not been checked" in c.args.get("text", ""))
     time.sleep(0.2)
     assert len([c for c in bot.fake.of("chat.postMessage") if "not been checked" in c.args.get("text", "")]) == 1
     assert reminder[0].args.get("thread_ts")  # under the check message

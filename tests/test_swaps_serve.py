@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -24,21 +23,6 @@ from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # no
 
 def user_id(person: str) -> str:
     return ROTATION_EMAILS[f"{person.lower()}@team.test"]
-
-
-def texts(call) -> str:
-    return call.args.get("text", "") + json.dumps(call.args.get("blocks", []), ensure_ascii=False)
-
-
-def wait_calls(fake, method: str, wanted, count: int = 1, timeout: float = 20) -> list:
-    """Calls of `method` that match; outbox deliveries are paced at one call per second per channel."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in fake.of(method) if wanted(c)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError([texts(c)[:200] for c in fake.of(method)])
 
 
 def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_people_runbook, tmp_path):  # noqa: F811
@@ -77,17 +61,17 @@ def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_peop
     # Inline span: the request is posted in the on-call channel with an Accept button.
     reply = slash(f"swap {day.isoformat()} school play <!channel>", asker)
     assert "posted" in reply["text"], reply
-    posted = wait_calls(fake_slack, "chat.postMessage", lambda c: "Cover request" in texts(c))[0]
+    posted = fake_slack.wait_for("chat.postMessage", wanted=lambda c: "Cover request" in c.texts(), timeout=20)[0]
     assert posted.args["channel"] == runbook.team.channels.oncall
-    assert "&lt;!channel&gt;" in texts(posted) and "<!channel>" not in texts(posted)
+    assert "&lt;!channel&gt;" in posted.texts() and "<!channel>" not in posted.texts()
     swap_id = request_ids()[0]
 
     # The asker cannot take their own; the teammate can, and everyone is told once.
     click("swap_accept", swap_id, asker)
-    assert any("cannot take it" in c.args.get("text", "") for c in wait_calls(fake_slack, "response", lambda c: True))
+    assert any("cannot take it" in c.args.get("text", "") for c in fake_slack.wait_for("response"))
     click("swap_accept", swap_id, taker)
-    wait_calls(fake_slack, "chat.update", lambda c: "has accepted" in texts(c))
-    dms = wait_calls(fake_slack, "chat.postMessage", lambda c: "your next shift moved" in texts(c), 2)
+    fake_slack.wait_for("chat.update", wanted=lambda c: "has accepted" in c.texts(), timeout=20)
+    dms = fake_slack.wait_for("chat.postMessage", 2, wanted=lambda c: "your next shift moved" in c.texts(), timeout=20)
     assert sorted(c.args["channel"] for c in dms) == sorted([user_id(asker), user_id(taker)])
 
     # Every surface reads the store: the served calendar and the CLI's `who`.
@@ -102,7 +86,7 @@ def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_peop
 
     # The modal: `/oncall swap` opens it; its submission posts a partial-day request; the asker cancels it.
     assert slash("swap", asker) == {}
-    view = wait_calls(fake_slack, "views.open", lambda c: True)[0].args["view"]
+    view = fake_slack.wait_for("views.open")[0].args["view"]
     view = json.loads(view) if isinstance(view, str) else view
     later = day + timedelta(days=1)
     values = {"start_date": {"date": {"type": "datepicker", "selected_date": later.isoformat()}},
@@ -113,11 +97,11 @@ def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_peop
     submitted = post(view_submission_body("swap_request", values, user_id=user_id(asker),
                                           private_metadata=view["private_metadata"]))
     assert not submitted.content or submitted.json() == {}
-    wait_calls(fake_slack, "chat.postMessage", lambda c: "Cover request" in texts(c), 2)
+    fake_slack.wait_for("chat.postMessage", 2, wanted=lambda c: "Cover request" in c.texts(), timeout=20)
     second = max(request_ids())
     click("swap_cancel", second, taker)   # only the asker may cancel
     click("swap_cancel", second, asker)
-    wait_calls(fake_slack, "chat.update", lambda c: f"Cancelled by <@{user_id(asker)}>" in texts(c))
+    fake_slack.wait_for("chat.update", wanted=lambda c: f"Cancelled by <@{user_id(asker)}>" in c.texts(), timeout=20)
 
     # Overrides: refused for a member who is neither admin nor on call then; made by the admin.
     admin = runbook.team.admins[0]

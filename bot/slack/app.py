@@ -50,20 +50,18 @@ def _identity(rt: Runtime):
     """Bolt's own single-workspace authorisation calls auth.test until it succeeds and refuses every
     request meanwhile ("installation no longer available"), so a restart during a Slack outage would
     silence the bot. This asks once in the background and answers without the bot's ids until then."""
-    known: dict = {}
-    asking: list[asyncio.Task] = []
-
-    async def ask() -> None:
-        response = await rt.client.auth_test()
-        known.update(user_id=response.get("user_id"), bot_id=response.get("bot_id"))
+    asking: asyncio.Task | None = None
 
     async def authorize(enterprise_id=None, team_id=None, **_):
-        if not known:
-            if not asking or (asking[0].done() and asking[0].exception() is not None):
-                asking[:] = [asyncio.ensure_future(ask())]
-            await asyncio.wait([asking[0]], timeout=IDENTITY_WAIT)
-            if asking[0].done() and asking[0].exception() is not None:
-                log.warning("auth.test failed (%s); answering without the bot's own ids", asking[0].exception())
+        nonlocal asking
+        if asking is None or (asking.done() and asking.exception() is not None):
+            asking = asyncio.ensure_future(rt.client.auth_test())
+        if not asking.done():
+            await asyncio.wait([asking], timeout=IDENTITY_WAIT)
+        failed = asking.done() and asking.exception() is not None
+        if failed:
+            log.warning("auth.test failed (%s); answering without the bot's own ids", asking.exception())
+        known = asking.result() if asking.done() and not failed else {}
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=rt.settings.bot_token,
                                bot_user_id=known.get("user_id"), bot_id=known.get("bot_id"))
 

@@ -188,14 +188,15 @@ class Delivery:
 
     async def _channel_id(self, channel: str) -> str:
         """History takes a channel ID; the runbook may name the channel (`#data-alerts`)."""
-        if not channel.startswith("#"):
-            return channel
+        if not channel.startswith("#") or channel in self._channel_ids:
+            return self._channel_ids.get(channel, channel)
         cursor = None
         while True:
             page = await self.rt.client.conversations_list(types="public_channel,private_channel",
                                                            exclude_archived=True, limit=1000, cursor=cursor)
             for found in page.get("channels") or []:
                 if found.get("name") == channel[1:]:
+                    self._channel_ids[channel] = found["id"]
                     return found["id"]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:

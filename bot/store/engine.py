@@ -41,9 +41,6 @@ def make_engine(url: str, connect_args: dict[str, Any] | None = None, **kwargs: 
     if backend == "sqlite":
         args.setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
         args.setdefault("check_same_thread", False)
-        # LIFO: the store thread keeps reusing its warm connection. FIFO rotates through the pool,
-        # and a connection that missed other connections' commits starts with a cold page cache.
-        kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args=args, **kwargs)
         _tune_sqlite(engine)
         return engine

@@ -38,11 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # The text SQLAlchemy's SQLite DATETIME would store ("YYYY-MM-DD HH:MM:SS.ffffff"), written in
         # one step: an alert binds a dozen instants, and the two-layer default was a tenth of intake.
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError(f"naive datetime {value!r}: the store takes aware instants only")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            naive = self.process_bind_param(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
 
         return process
 
