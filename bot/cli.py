@@ -158,6 +158,14 @@ def cmd_schema(args) -> int:
     return 0
 
 
+def _audience_json(d) -> dict:
+    """The policy's answer in the words every surface uses: page | notify | quiet | deferred | none."""
+    from bot.domain.timeutil import iso
+
+    return {"mode": d.how, "notify": list(d.people), "paged": list(d.paged), "deferred_until": iso(d.until),
+            "reason": d.reason}
+
+
 def cmd_who(args) -> int:
     from bot.domain.timeutil import iso
     from bot.domain.answers import pipeline_decisions, oncall_now
@@ -181,8 +189,7 @@ def cmd_who(args) -> int:
                 "covering": current.shift.scheduled if current.shift and current.shift.is_override else None,
             },
             "pipelines": {
-                key: {"notify": d.notify, "mode": d.mode, "deferred_until": iso(d.deferred_until), "reason": d.reason}
-                for key, d in decisions.items()
+                key: _audience_json(d) for key, d in decisions.items()
             },
         }, indent=2))
         return 0
@@ -202,9 +209,8 @@ def cmd_who(args) -> int:
     print("\nIf a pipeline failed now:")
     width = max(len(k) for k in decisions)
     for key, d in decisions.items():
-        later = f" at {when(rb, d.deferred_until)}" if d.deferred_until else ""
-        people = ", ".join(d.notify) or "-"
-        print(f"  {key:<{width}}  {d.mode:<8}  {people:<22}  {d.reason}{later}")
+        people = ", ".join(d.people) or "-"
+        print(f"  {key:<{width}}  {d.how:<8}  {people:<22}  {d.reason}")
     return 0
 
 
@@ -291,9 +297,7 @@ def cmd_triage(args) -> int:
             "known": key is not None,
             "matched": {"title": match.title, "remediation": match.remediation, "pattern": match.pattern,
                         "line": match.line, "scope": match.scope} if match else None,
-            "notify": a.decision.notify,
-            "mode": a.decision.mode,
-            "deferred_until": iso(a.decision.deferred_until),
+            **_audience_json(a.decision),
             "deadlines": {"data_ready_by": iso(a.deadlines.data_ready_by), "fix_by": iso(a.deadlines.fix_by)},
         }, indent=2))
         return 0
@@ -305,8 +309,8 @@ def cmd_triage(args) -> int:
         print(f"  Remediation  {a.match.remediation}")
     else:
         print(f"  Matched      no known issue matched; see `oncall-bot runbook {key or args.name}`")
-    later = f" at {when(rb, a.decision.deferred_until)}" if a.decision.deferred_until else ""
-    print(f"  Notify       {a.decision.mode}: {', '.join(a.decision.notify) or 'nobody'}{later}")
+    later = f" at {when(rb, a.decision.until)}" if a.decision.until else ""
+    print(f"  Notify       {a.decision.how}: {', '.join(a.decision.people) or 'nobody'}{later}")
     print(f"               {a.decision.reason}")
     left = a.deadlines.left(at)
     print(f"  Data ready   {when(rb, a.deadlines.data_ready_by)}  ({span(left['data_ready_by'])})")

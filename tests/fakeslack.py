@@ -166,6 +166,10 @@ class FakeSlack:
                                  for m in reversed(found)]}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.getPermalink":
+            channel, ts = args.get("channel"), str(args.get("message_ts", ""))
+            return {"ok": True, "channel": channel,
+                    "permalink": f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
         if method == "users.lookupByEmail":
             user = self.users_by_email.get(args.get("email", ""))
             return {"ok": True, "user": {"id": user}} if user else {"ok": False, "error": "users_not_found"}

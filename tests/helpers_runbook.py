@@ -105,3 +105,46 @@ def cli_json(*args: str, **kwargs):
 def parse_iso(text: str) -> datetime:
     assert text.endswith("Z"), f"not ISO-8601 UTC with Z: {text!r}"
     return datetime.fromisoformat(text[:-1] + "+00:00")
+
+
+# A second team in a zone with DST: other people, other pipelines, German public holidays (Berlin).
+BERLIN = """\
+team:
+  name: Shop Data
+  timezone: Europe/Berlin
+  work_hours: {days: [mon, tue, wed, thu, fri], start: "08:00", end: "16:00"}
+  holidays: {country: DE, subdiv: BE}
+  channels: {oncall: "#shop-oncall", alerts: "#shop-alerts"}
+  admins: [Mia]
+  escalation: {ack_within: 20m, chain: [oncall, primary, admins]}
+people:
+  Felix: {slack_id: U0FELIX01}
+  Soeren: {slack_id: U0SOEREN1}
+  Mia: {slack_id: U0MIA0001}
+  Jonas: {slack_id: U0JONAS01}
+rotations:
+  shop:
+    members: [Felix, Soeren, Jonas]
+    start: 2026-11-02
+    handoff: {day: mon, time: "10:00"}
+    turn: 1w
+pipelines:
+  orders:
+    name: Orders
+    owners: {primary: Jonas, secondary: Felix}
+    schedule: "30 2 * * *"
+    sla: {data_ready_by: "05:00", fix_within: 24h}
+    on_call: {rotation: shop, page: [weekdays, weekends], if_deferral_misses_fix_by: page_oncall}
+  ledger:
+    name: Ledger
+    owners: {primary: Mia, secondary: Soeren}
+    schedule: "0 3 * * *"
+    sla: {data_ready_by: "06:00"}
+    on_call: {outside_work_hours: defer}
+  kpis:
+    name: Monthly KPIs
+    owners: {primary: Soeren}
+    schedule: "0 4 * * 1"
+    sla: {fix_by: end_of_month}
+    on_call: {outside_work_hours: quiet, weekly_check: {day: tue, time: "09:00"}}
+"""

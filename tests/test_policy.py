@@ -5,15 +5,21 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.calendar import day_kind, holiday_name, in_work_hours, next_work_start
-from bot.domain.policy import decide
+from bot.domain import policy as P
+from bot.domain.policy import decide as _decide
 from bot.domain.rotation import OverrideSpan
-from helpers_runbook import ROTATION, runbook, source, source_with, team_runbook, utc
+from helpers_runbook import BERLIN, ROTATION, runbook, source, source_with, team_runbook, utc
 
 TUE_NIGHT = utc(2026, 11, 3, 2)      # Danny's week; a working day, outside work hours
 TUE_NOON = utc(2026, 11, 3, 12)
 SAT_AFTERNOON = utc(2026, 11, 7, 15)
 CHRISTMAS = utc(2026, 12, 25, 12)    # Friday, US public holiday; Jane's week
 CHRISTMAS_EVE = utc(2026, 12, 24, 3)  # Thursday, the YAML's extra team day off
+
+
+def decide(rb, pipeline, at, overrides=()):
+    """What a failure's first message does (the other kinds: the tables below)."""
+    return _decide(rb, pipeline, P.OPEN, at, overrides)
 
 
 def test_calendar_kinds():
@@ -36,91 +42,94 @@ def test_work_hours(at, inside):
     assert in_work_hours(source(), at) is inside
 
 
-# Growth: pages the on-call person on weekdays and weekends, not on holidays ----------------------
+# What a failure's first message does, per pipeline ----------------------------------------------
 
-def test_growth_weekday_night_pages_the_oncall_person_and_owners():
+def test_growth_weekday_night_pages_only_the_oncall_person():
     d = decide(source(), "growth", TUE_NIGHT)
-    assert (d.mode, d.notify, d.oncall, d.deferred_until) == ("page", ["Danny", "Laura"], "Danny", None)
+    assert (d.how, d.people, d.paged, d.oncall, d.until) == ("page", ("Danny",), ("Danny",), "Danny", None)
 
 
-def test_growth_weekend_pages_the_oncall_person():
-    d = decide(source(), "growth", SAT_AFTERNOON)
-    assert (d.mode, d.notify[0], d.oncall) == ("page", "Danny", "Danny")
+def test_growth_in_work_hours_pages_the_oncall_person_and_mentions_the_owners():
+    d = decide(source(), "growth", TUE_NOON)
+    assert (d.how, d.people, d.paged) == ("page", ("Danny", "Laura"), ("Danny",))
 
 
-@pytest.mark.parametrize("at", [CHRISTMAS, CHRISTMAS_EVE])
-def test_growth_on_a_holiday_is_not_paged_but_deferred(at):
-    d = decide(source(), "growth", at)
-    assert d.mode == "deferred"
-    assert d.notify == ["Laura", "Danny"]
-    assert d.oncall is None
-    assert d.deferred_until == utc(2026, 12, 28, 9)  # Dec 24 and 25 are off, then the weekend
+def test_a_holiday_growth_failure_that_would_wait_past_its_fix_deadline_follows_the_runbooks_choice():
+    # Christmas: Growth does not page on holidays; the next standby day (Saturday 00:00) is its fix deadline.
+    d = decide(source(), "growth", CHRISTMAS)
+    assert (d.how, d.people, d.paged) == ("notify", ("Jane",), ())  # if_deferral_misses_fix_by: notify_oncall
+    assert "would miss the fix deadline" in d.reason
+    waits = runbook(source_with("      if_deferral_misses_fix_by: notify_oncall\n", ""))
+    d = decide(waits, "growth", CHRISTMAS)
+    assert (d.how, d.people, d.until, d.misses_fix_by) == ("deferred", ("Jane",), utc(2026, 12, 26), True)
+    assert "after its fix deadline" in d.reason
+    pages = runbook(source_with("if_deferral_misses_fix_by: notify_oncall", "if_deferral_misses_fix_by: page_oncall"))
+    assert decide(pages, "growth", CHRISTMAS).paged == ("Jane",)
 
 
-# Engagement: pages every day --------------------------------------------------------------------
+def test_a_holiday_deferral_ends_when_paging_resumes_not_only_at_work_start():
+    # Christmas Eve 03:00 (a team day off), fix deadline Christmas 00:00: told Saturday 00:00 (a weekend).
+    waits = runbook(source_with("      if_deferral_misses_fix_by: notify_oncall\n", ""))
+    assert decide(waits, "growth", CHRISTMAS_EVE).until == utc(2026, 12, 26)
+
 
 @pytest.mark.parametrize("at,oncall", [
-    (TUE_NIGHT, "Danny"), (SAT_AFTERNOON, "Danny"), (CHRISTMAS, "Jane"), (CHRISTMAS_EVE, "Jane"), (TUE_NOON, "Danny"),
+    (TUE_NIGHT, "Danny"), (SAT_AFTERNOON, "Danny"), (CHRISTMAS, "Jane"), (CHRISTMAS_EVE, "Jane"),
 ])
 def test_engagement_pages_the_oncall_person_every_day(at, oncall):
     d = decide(source(), "engagement", at)
-    assert (d.mode, d.oncall) == ("page", oncall)
-    assert d.notify == list(dict.fromkeys([oncall, "Anna", "Laura"]))
+    assert (d.how, d.people, d.paged) == ("page", (oncall,), (oncall,))
 
 
 def test_engagement_pages_whoever_covers_by_override():
     laura = OverrideSpan("Laura", utc(2026, 11, 3), utc(2026, 11, 4), ROTATION)
     d = decide(source(), "engagement", TUE_NIGHT, [laura])
-    assert (d.mode, d.oncall, d.notify) == ("page", "Laura", ["Laura", "Anna"])
+    assert (d.how, d.oncall, d.paged) == ("page", "Laura", ("Laura",))
 
 
-# Profit: work hours only ------------------------------------------------------------------------
-
-def test_profit_in_work_hours_mentions_the_owners():
+def test_profit_in_work_hours_mentions_the_owners_without_paging():
     d = decide(source(), "profit", TUE_NOON)
-    assert (d.mode, d.notify, d.deferred_until) == ("page", ["Danny", "Jane"], None)
+    assert (d.how, d.people, d.paged, d.until) == ("notify", ("Danny", "Jane"), (), None)
 
 
 def test_profit_weekday_night_is_deferred_to_the_same_mornings_work_start():
     d = decide(source(), "profit", TUE_NIGHT)
-    assert (d.mode, d.notify, d.deferred_until) == ("deferred", ["Danny", "Jane"], utc(2026, 11, 3, 9))
+    assert (d.how, d.people, d.until) == ("deferred", ("Danny", "Jane"), utc(2026, 11, 3, 9))
+    assert d.reason == "Profit is handled in work hours only; Danny, Jane told Tue 03 Nov 09:00 UTC"
 
 
 def test_profit_friday_night_is_deferred_until_monday_morning():
-    d = decide(source(), "profit", utc(2026, 11, 6, 23))
-    assert (d.mode, d.deferred_until) == ("deferred", utc(2026, 11, 9, 9))
+    assert decide(source(), "profit", utc(2026, 11, 6, 23)).until == utc(2026, 11, 9, 9)
 
 
 def test_profit_after_work_is_deferred_to_the_next_working_day():
-    d = decide(source(), "profit", utc(2026, 11, 3, 17))
-    assert d.deferred_until == utc(2026, 11, 4, 9)
+    assert decide(source(), "profit", utc(2026, 11, 3, 17)).until == utc(2026, 11, 4, 9)
 
 
 def test_profit_before_a_holiday_skips_it():
     # Wednesday night before Thanksgiving (Thursday 2026-11-26): the next work start is Friday.
-    d = decide(source(), "profit", utc(2026, 11, 25, 22))
-    assert d.deferred_until == utc(2026, 11, 27, 9)
+    assert decide(source(), "profit", utc(2026, 11, 25, 22)).until == utc(2026, 11, 27, 9)
 
 
 def test_profit_on_a_holiday_during_office_hours_is_deferred():
     d = decide(source(), "profit", CHRISTMAS)
-    assert (d.mode, d.deferred_until) == ("deferred", utc(2026, 12, 28, 9))
+    assert (d.how, d.until) == ("deferred", utc(2026, 12, 28, 9))
 
 
 def test_quiet_outside_work_hours_pings_nobody():
     text = source_with("      outside_work_hours: defer\n      note: Debugged", "      outside_work_hours: quiet\n      note: Debugged")
     rb = runbook(text)
     d = decide(rb, "profit", TUE_NIGHT)
-    assert (d.mode, d.notify, d.deferred_until) == ("quiet", [], None)
-    assert decide(rb, "profit", TUE_NOON).mode == "page"  # in work hours the owners are still mentioned
+    assert (d.how, list(d.people), d.until) == ("quiet", [], None)
+    assert decide(rb, "profit", TUE_NOON).how == "notify"  # in work hours the owners are still mentioned
 
 
 # Investors: no on-call --------------------------------------------------------------------------
 
 def test_investors_never_page_at_night():
     d = decide(source(), "investors", SAT_AFTERNOON)
-    assert (d.mode, d.notify, d.deferred_until) == ("deferred", ["Jane", "Anna"], utc(2026, 11, 9, 9))
-    assert decide(source(), "investors", TUE_NOON).notify == ["Jane", "Anna"]
+    assert (d.how, list(d.people), d.until) == ("deferred", ["Jane", "Anna"], utc(2026, 11, 9, 9))
+    assert decide(source(), "investors", TUE_NOON).people == ("Jane", "Anna")
 
 
 # Incomplete and unknown pipelines go to the on-call person ---------------------------------------
@@ -129,20 +138,21 @@ def test_investors_never_page_at_night():
 def test_incomplete_or_unknown_pipeline_routes_to_the_oncall_person(pipeline):
     for at, oncall in ((TUE_NIGHT, "Danny"), (SAT_AFTERNOON, "Danny"), (CHRISTMAS, "Jane")):
         d = decide(source(), pipeline, at)
-        assert (d.mode, d.notify, d.oncall) == ("page", [oncall], oncall)
+        assert (d.how, list(d.people), d.oncall) == ("page", [oncall], oncall)
 
 
 def test_gap_with_no_owners_is_mode_none():
     before_start = utc(2026, 10, 1, 3)
     d = decide(source(), "experiments", before_start)
-    assert (d.mode, d.notify) == ("none", [])
-    assert decide(source(), "unknown", before_start).mode == "none"
+    assert (d.how, list(d.people)) == ("none", [])
+    assert decide(source(), "unknown", before_start).how == "none"
 
 
 def test_gap_with_owners_falls_back_to_the_owners():
-    # Before the rotation starts nobody can be paged for Growth: its owners get it at work start.
+    # Before the rotation starts nobody can be paged for Growth: it waits for Monday's work start, when
+    # the rotation's first on-call person (Danny) is paged and the owners are mentioned.
     d = decide(source(), "growth", utc(2026, 10, 31, 12))  # a Saturday
-    assert (d.mode, d.notify, d.deferred_until) == ("deferred", ["Laura", "Danny"], utc(2026, 11, 2, 9))
+    assert (d.how, list(d.people), d.until) == ("deferred", ["Danny", "Laura"], utc(2026, 11, 2, 9))
 
 
 def test_work_hours_are_local_to_a_non_utc_team():
@@ -153,3 +163,142 @@ def test_work_hours_are_local_to_a_non_utc_team():
     assert next_work_start(rb, utc(2026, 11, 6, 23)) == utc(2026, 11, 9, 14)  # Friday night -> Monday 09:00 EST
     # Friday 2026-11-06 22:00 local is Saturday 03:00Z: the team's local date decides the kind of day.
     assert day_kind(rb, utc(2026, 11, 7, 3).astimezone(rb.tz).date()) == "weekdays"
+
+
+# Every message kind, every pipeline, at a weekday day, a weekday night, a weekend, a holiday and a month
+# end: the incident was opened at that instant (so its first message already told whom it told), and
+# each later message asks the policy at the same instant. "page:A,B dm:A" mentions A and B, and sends A
+# a direct message; "deferred:A" posts quietly and tells A later; "none" tells nobody.
+
+KINDS = (P.OPEN, P.SLA_BREACH, P.FIX_CHASE, P.FIX_CHASE_LAST, P.FIX_BREACH, P.DEFERRED_PING, P.ESCALATION,
+         P.ESCALATION_PRESSED, P.MONTH_END, P.WEEKLY_CHECK, P.CHECK_REMINDER, P.REPEAT, P.ACK, P.RESOLVE,
+         P.COVER_FOLLOWUP)
+
+
+def _short(a: P.Audience) -> str:
+    text = a.how + (":" + ",".join(a.people) if a.people else "")
+    return text + (" dm:" + ",".join(a.paged) if a.paged else "")
+
+
+def _row(rb, pipeline, at) -> list[str]:
+    state = P.IncidentState(told=_decide(rb, pipeline, P.OPEN, at, ()).told())
+    return [_short(_decide(rb, pipeline, kind, at, (), None if kind == P.OPEN else state)) for kind in KINDS]
+
+
+Q = ["quiet"] * 4  # repeat, ack, resolve, cover follow-up: never a mention
+
+SOURCE_TABLE = {
+    # Tuesday 12:00 UTC, Danny's week.
+    (utc(2026, 12, 1, 12), "profit"): ["notify:Danny,Jane", "notify:Danny,Jane", "notify:Danny", "notify:Danny,Jane",
+                                       "notify:Danny,Jane", "notify:Danny,Jane", "none", "none", "notify:Danny,Jane",
+                                       "notify:Danny,Jane", "notify:Danny,Jane", *Q],
+    (utc(2026, 12, 1, 12), "growth"): ["page:Danny,Laura dm:Danny", "notify:Danny,Laura", "notify:Danny",
+                                       "notify:Danny,Laura", "notify:Danny,Laura", "notify:Danny,Laura",
+                                       "page:Laura dm:Laura", "page:Laura dm:Laura", "notify:Laura,Danny",
+                                       "notify:Laura,Danny", "notify:Laura,Danny", *Q],
+    (utc(2026, 12, 1, 12), "investors"): ["notify:Jane,Anna", "notify:Jane,Anna", "notify:Jane", "notify:Jane,Anna",
+                                          "notify:Jane,Anna", "notify:Jane,Anna", "notify:Danny", "notify:Danny",
+                                          "notify:Jane,Anna", "notify:Jane,Anna", "notify:Jane,Anna", *Q],
+    (utc(2026, 12, 1, 12), "experiments"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "none", "none",
+                                            "quiet", "quiet", "quiet", *Q],
+    # Wednesday 03:00 UTC: a working day, outside work hours.
+    (utc(2026, 12, 2, 3), "profit"): [*["deferred:Danny,Jane"] * 6, "deferred", "notify:Danny",
+                                      *["deferred:Danny,Jane"] * 3, *Q],
+    (utc(2026, 12, 2, 3), "growth"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Laura dm:Laura",
+                                      "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q],
+    (utc(2026, 12, 2, 3), "engagement"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Anna dm:Anna",
+                                          "page:Anna dm:Anna", *["deferred:Anna,Laura"] * 3, *Q],
+    # Saturday 02:30 UTC.
+    (utc(2026, 12, 5, 2, 30), "profit"): [*["deferred:Danny,Jane"] * 6, "deferred", "notify:Danny",
+                                          *["deferred:Danny,Jane"] * 3, *Q],
+    (utc(2026, 12, 5, 2, 30), "growth"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Laura dm:Laura",
+                                          "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q],
+    (utc(2026, 12, 5, 2, 30), "investors"): [*["deferred:Jane,Anna"] * 6, "deferred", "notify:Danny",
+                                             *["deferred:Jane,Anna"] * 3, *Q],
+    # Christmas 03:00 UTC, Jane's week.
+    (utc(2026, 12, 25, 3), "growth"): ["notify:Jane", *["deferred:Jane"] * 5, "deferred", "notify:Laura",
+                                       *["deferred:Laura,Danny"] * 3, *Q],
+    (utc(2026, 12, 25, 3), "engagement"): ["page:Jane dm:Jane", *["notify:Jane"] * 5, "page:Anna dm:Anna",
+                                           "page:Anna dm:Anna", *["deferred:Anna,Laura"] * 3, *Q],
+    (utc(2026, 12, 25, 3), "profit"): [*["deferred:Danny,Jane"] * 6, "deferred", "notify:Jane",
+                                       *["deferred:Danny,Jane"] * 3, *Q],
+    # Thursday 31 December 20:00 UTC: the investors' aggregate is due fixed at midnight.
+    (utc(2026, 12, 31, 20), "investors"): [*["deferred:Jane,Anna"] * 6, "deferred", "notify:Danny",
+                                           *["deferred:Jane,Anna"] * 3, *Q],
+    (utc(2026, 12, 31, 20), "growth"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Laura dm:Laura",
+                                        "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q],
+}
+
+
+@pytest.mark.parametrize("at,pipeline", list(SOURCE_TABLE))
+def test_who_hears_what_source_team(at, pipeline):
+    assert _row(source(), pipeline, at) == SOURCE_TABLE[(at, pipeline)]
+
+
+BERLIN_TABLE = {
+    # Tuesday 12:00 in Berlin (11:00 UTC), Soeren's week; work hours 08:00-16:00.
+    (utc(2026, 12, 1, 11), "orders"): ["page:Soeren,Jonas,Felix dm:Soeren", "notify:Soeren,Jonas,Felix",
+                                       "notify:Soeren", *["notify:Soeren,Jonas,Felix"] * 3, "page:Jonas dm:Jonas",
+                                       "page:Jonas dm:Jonas", "notify:Jonas,Felix", "notify:Jonas,Felix",
+                                       "notify:Jonas,Felix", *Q],
+    (utc(2026, 12, 1, 11), "ledger"): ["notify:Mia,Soeren", "notify:Mia,Soeren", "notify:Mia",
+                                       *["notify:Mia,Soeren"] * 3, "none", "none", *["notify:Mia,Soeren"] * 3, *Q],
+    # Wednesday 03:00 in Berlin.
+    (utc(2026, 12, 2, 2), "ledger"): [*["deferred:Mia,Soeren"] * 6, "deferred", "notify:Soeren",
+                                      *["deferred:Mia,Soeren"] * 3, *Q],
+    (utc(2026, 12, 2, 2), "kpis"): [*["quiet"] * 7, "notify:Soeren", *["deferred:Soeren"] * 3, *Q],
+    # Saturday 02:30 in Berlin.
+    (utc(2026, 12, 5, 1, 30), "orders"): ["page:Soeren dm:Soeren", *["notify:Soeren"] * 5, "page:Jonas dm:Jonas",
+                                          "page:Jonas dm:Jonas", *["deferred:Jonas,Felix"] * 3, *Q],
+    # Christmas 03:00 in Berlin (and the 26th is a holiday too): Orders pages rather than wait past its fix deadline.
+    (utc(2026, 12, 25, 2), "orders"): ["page:Soeren dm:Soeren", *["deferred:Soeren"] * 5, "deferred",
+                                       "notify:Jonas", *["deferred:Jonas,Felix"] * 3, *Q],
+    # New Year's Eve 20:00 in Berlin, Jonas's week.
+    (utc(2026, 12, 31, 19), "orders"): ["page:Jonas dm:Jonas", *["notify:Jonas"] * 5, "page:Mia dm:Mia",
+                                        "page:Mia dm:Mia", *["deferred:Jonas,Felix"] * 3, *Q],
+    (utc(2026, 12, 31, 19), "kpis"): [*["quiet"] * 7, "notify:Jonas", *["deferred:Soeren"] * 3, *Q],
+}
+
+
+@pytest.mark.parametrize("at,pipeline", list(BERLIN_TABLE))
+def test_who_hears_what_second_team_in_berlin(at, pipeline):
+    assert _row(runbook(BERLIN), pipeline, at) == BERLIN_TABLE[(at, pipeline)]
+
+
+def test_berlin_deferral_follows_the_local_work_start_across_the_dst_change():
+    rb = runbook(BERLIN)
+    # Saturday 2026-03-28 night; clocks go forward on Sunday: Monday 08:00 CEST is 06:00 UTC.
+    assert decide(rb, "ledger", utc(2026, 3, 28, 23)).until == utc(2026, 3, 30, 6)
+    # And back in October: Monday 2026-10-26 08:00 CET is 07:00 UTC.
+    assert decide(rb, "ledger", utc(2026, 10, 25, 1, 30)).until == utc(2026, 10, 26, 7)
+
+
+def test_nobody_is_paged_twice_for_one_incident():
+    rb = source()
+    state = P.IncidentState(told={"Danny": "page"})
+    assert _decide(rb, "growth", P.DEFERRED_PING, TUE_NIGHT, (), state).paged == ()
+    assert _decide(rb, "growth", P.DEFERRED_PING, TUE_NIGHT, (), P.IncidentState()).paged == ("Danny",)
+
+
+def test_escalation_passes_over_who_pressed_and_who_acknowledged():
+    rb = source()
+    told = P.IncidentState(told={"Danny": "page"}, pressed_by="Laura")
+    d = _decide(rb, "growth", P.ESCALATION_PRESSED, TUE_NIGHT, (), told)
+    assert (d.step, d.people) == (5, ())  # oncall Danny, primary Laura (pressed), secondary and admin Danny
+    assert d.how == "none" and "nobody left" in d.reason
+    d = _decide(rb, "growth", P.ESCALATION, TUE_NIGHT, (), P.IncidentState(told={"Danny": "page"}, level=2))
+    assert (d.step, d.how) == (5, "none")
+
+
+def test_escalation_by_the_clock_waits_for_the_pipelines_hours():
+    rb = source()
+    d = _decide(rb, "profit", P.ESCALATION, utc(2026, 12, 1, 17, 15), (), P.IncidentState(told={"Danny": "notify"}))
+    assert (d.step, d.how, d.until) == (None, "deferred", utc(2026, 12, 2, 9))
+    d = _decide(rb, "profit", P.ESCALATION, utc(2026, 12, 2, 9), (), P.IncidentState(told={"Danny": "notify"}))
+    # In work hours: the on-call person and the primary owner (Danny) were told; the secondary is new.
+    assert (d.step, d.how, d.people) == (3, "notify", ("Jane",))
+
+
+def test_a_month_end_pipeline_escalates_only_when_pressed():
+    assert P.escalation_of(source(), "investors").ack_within is None
+    assert P.escalation_of(source(), "growth").ack_within is not None

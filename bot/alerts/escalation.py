@@ -1,42 +1,73 @@
-"""Escalation settings from the runbook (per pipeline, else the team's), applied to stored incidents.
+"""The incident clocks and the Escalate button, with the runbook applied to stored incidents.
 
-The store knows levels and clocks, not YAML; this module tells it how long to wait and how long
-the chain is, and tells the Slack layer who a level means (`secondary`, `oncall`, `admins`).
+The store knows levels, clocks and who was told, not YAML; this module asks the policy
+(`bot.domain.policy.decide`) whom each escalation step and each deferred ping tells, and hands the
+store that answer to record and deliver.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable, Iterable
 
-from bot.runbook.models import Escalation, Runbook
+from bot.domain import policy
+from bot.domain.rotation import OverrideSpan
+from bot.runbook.models import Runbook
 from bot.store.db import Db
-from bot.store.incidents import fire_escalations
+from bot.store.incidents import Change, escalate, fire_deferred_pings, fire_escalations
 from bot.store.records import Incident
 
 
-def escalation_of(runbook: Runbook, pipeline: str | None) -> Escalation:
-    spec = runbook.pipelines.get(pipeline) if pipeline else None
-    return (spec.escalation if spec and spec.escalation else None) or runbook.team.escalation
+def state_of(incident: Incident, *, acknowledged_by: str | None = None,
+             pressed_by: str | None = None) -> policy.IncidentState:
+    """The incident as the policy sees it. Rows from before migration 8 have no `told`: what their
+    first message said stands in for it."""
+    told = incident.told
+    if told is None:
+        reached = incident.notify if incident.notify_mode == "page" else []
+        told = {name: "page" if name == incident.oncall else "notify" for name in reached}
+    return policy.IncidentState(status=incident.status, told=dict(told), fix_by=incident.fix_by,
+                                level=incident.escalation_level, acknowledged_by=acknowledged_by,
+                                pressed_by=pressed_by)
 
 
-def ack_within(runbook: Runbook, incident: Incident) -> timedelta:
-    return escalation_of(runbook, incident.pipeline).ack_within
+def pipeline_of(incident: Incident) -> str | None:
+    return incident.pipeline if incident.known else None
+
+
+def ack_within(runbook: Runbook, incident: Incident) -> timedelta | None:
+    return policy.escalation_of(runbook, pipeline_of(incident)).ack_within
 
 
 def chain_length(runbook: Runbook, incident: Incident) -> int:
-    return len(escalation_of(runbook, incident.pipeline).chain)
+    return len(policy.escalation_of(runbook, pipeline_of(incident)).chain)
 
 
-def step_of(runbook: Runbook, incident: Incident) -> str | None:
-    """Who the incident's current escalation level mentions: level 1 is the chain's first entry."""
-    chain = escalation_of(runbook, incident.pipeline).chain
-    level = incident.escalation_level
-    return chain[level - 1] if 1 <= level <= len(chain) else None
+def chooser(runbook: Runbook, kind: str, now: datetime, overrides: Iterable[OverrideSpan],
+            **names: str | None) -> Callable[[Incident], policy.Audience]:
+    overrides = tuple(overrides)
+    return lambda incident: policy.decide(runbook, pipeline_of(incident), kind, now, overrides,
+                                          state_of(incident, **names))
 
 
-def fire_due(db: Db, runbook: Runbook, now: datetime) -> list[int]:
-    """Escalate every unacknowledged paged incident whose wait is over, one step, once across replicas."""
-    policies = [runbook.team.escalation, *(p.escalation for p in runbook.pipelines.values() if p.escalation)]
-    return fire_escalations(db, now, lambda i: ack_within(runbook, i), lambda i: chain_length(runbook, i),
-                            shortest_wait=min(p.ack_within for p in policies),
-                            longest_chain=max(len(p.chain) for p in policies))
+def fire_due(db: Db, runbook: Runbook, now: datetime, overrides: Iterable[OverrideSpan]) -> list[int]:
+    """Escalate every unacknowledged incident whose wait is over, one step, once across replicas."""
+    policies = [policy.escalation_of(runbook, key) for key in runbook.pipelines] + [runbook.team.escalation]
+    waits = [p.ack_within for p in policies if p.ack_within is not None]
+    if not waits:
+        return []
+    return fire_escalations(db, now, chooser(runbook, policy.ESCALATION, now, overrides),
+                            lambda i: ack_within(runbook, i), lambda i: chain_length(runbook, i),
+                            shortest_wait=min(waits), longest_chain=max(len(p.chain) for p in policies))
+
+
+def fire_deferred(db: Db, runbook: Runbook, now: datetime, overrides: Iterable[OverrideSpan]) -> list[int]:
+    """Tell the people deferred incidents waited for, now that the pipeline's hours allow it."""
+    return fire_deferred_pings(db, now, chooser(runbook, policy.DEFERRED_PING, now, overrides))
+
+
+def press(db: Db, runbook: Runbook, incident_id: int, user: str, now: datetime, overrides: Iterable[OverrideSpan],
+          *, pressed_by: str | None, acknowledged_by: str | None) -> Change:
+    """Someone pressed Escalate: the next step that reaches somebody new, whatever the hour."""
+    return escalate(db, incident_id, user, now, chooser(runbook, policy.ESCALATION_PRESSED, now, overrides,
+                                                        pressed_by=pressed_by, acknowledged_by=acknowledged_by))

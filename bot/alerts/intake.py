@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from bot.alerts.model import Alert
 from bot.domain.deadlines import deadlines
 from bot.domain.lookup import exact_pipeline
-from bot.domain.policy import decide
+from bot.domain import policy
 from bot.domain.rotation import OverrideSpan
 from bot.domain.triage import triage
 from bot.runbook.models import Runbook
@@ -182,9 +182,10 @@ def _event_row(alert: Alert, dedup: str, incident_id: int | None, now: datetime)
                 occurred_at=alert.occurred_at, received_at=now, payload=alert.raw)
 
 
-def _delivery_row(kind: str, incident_id: int, key: str, channel: str, now: datetime) -> dict:
+def _delivery_row(kind: str, incident_id: int, key: str, channel: str | None, now: datetime,
+                  args: dict | None = None) -> dict:
     return dict(incident_id=incident_id, kind=kind, idempotency_key=key, channel=channel, method="chat.postMessage",
-                args={}, state="pending", attempts=0, next_attempt_at=now, created_at=now)
+                args=args or {}, state="pending", attempts=0, next_attempt_at=now, created_at=now)
 
 
 @dataclass
@@ -197,23 +198,26 @@ class _New:
     now: datetime
     detail: dict
     alerts: list[tuple[Alert, int]]
+    paged: tuple[str, ...] = ()
 
 
 def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str, now: datetime,
              spans: list[OverrideSpan], index: int) -> _New:
-    decision = decide(runbook, key, now, spans)
     clocks = deadlines(runbook, key, alert.occurred_at)
+    audience = policy.decide(runbook, key, policy.OPEN, now, spans, policy.IncidentState(fix_by=clocks.fix_by))
     match = triage(runbook, key, alert.error)
     values = dict(
         pipeline=pipeline, pipeline_raw=alert.pipeline[:200], known=key is not None, dedup_key=dedup,
         open_key=dedup, status="open", opened_at=now, last_alert_at=now, alert_count=1, run_id=alert.run_id,
         run_at=clocks.run_at, data_ready_by=clocks.data_ready_by, fix_by=clocks.fix_by, error=alert.error,
-        log_url=alert.log_url, issue_title=match.title if match else None, notify_mode=decision.mode,
-        notify=decision.notify, oncall=decision.oncall, deferred_until=decision.deferred_until,
-        escalation_level=0,
+        log_url=alert.log_url, issue_title=match.title if match else None, notify_mode=audience.how,
+        notify=list(audience.people), oncall=audience.oncall, deferred_until=audience.until,
+        escalation_level=0, told=audience.told(), notify_reason=audience.reason,
     )
-    detail = {"source": alert.source, "mode": decision.mode, "reason": decision.reason}
-    return _New(values, key is not None, runbook.team.channels.alerts, now, detail, [(alert, index)])
+    detail = {"source": alert.source, "mode": audience.how, "people": list(audience.people),
+              "reason": audience.reason}
+    return _New(values, key is not None, runbook.team.channels.alerts, now, detail, [(alert, index)],
+                audience.paged)
 
 
 def _write_new(conn: Connection, later: _Later) -> None:
@@ -248,6 +252,11 @@ def _write_new(conn: Connection, later: _Later) -> None:
         # The incident is new, so its "open" key is too: no conflict to handle.
         later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
                                               new.now))
+        for name in new.paged:  # after the post: the direct message links to its thread
+            page = {"person": name, "kind": policy.OPEN, "reason": new.detail["reason"]}
+            later.audit.append(dict(incident_id=incident_id, kind="page", actor="bot", at=new.now, detail=page))
+            later.deliveries.append(_delivery_row("page", incident_id, f"incident:{incident_id}:page:open::{name}",
+                                                  None, new.now, page))
         if len(new.alerts) > 1:
             later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Iterable
 
 from bot.domain.deadlines import Deadlines, deadlines
-from bot.domain.policy import Decision, decide
+from bot.domain.policy import OPEN, Audience, decide
 from bot.domain.rotation import OverrideSpan, Roster, Shift, runbook_overrides
 from bot.domain.triage import Match, triage
 from bot.runbook.models import Runbook
@@ -24,7 +24,7 @@ class OnCallNow:
 class Assessment:
     pipeline: str | None
     match: Match | None
-    decision: Decision
+    decision: Audience
     deadlines: Deadlines
 
 
@@ -42,12 +42,13 @@ def oncall_now(runbook: Runbook, at: datetime, rotation: str | None = None,
     return OnCallNow(rotation, shift, r.after(shift, at))
 
 
-def pipeline_decisions(runbook: Runbook, at: datetime, overrides: Iterable[OverrideSpan] = ()) -> dict[str, Decision]:
+def pipeline_decisions(runbook: Runbook, at: datetime, overrides: Iterable[OverrideSpan] = ()) -> dict[str, Audience]:
+    """What a failure of each pipeline at `at` would do: the policy's answer for its first message."""
     overrides = list(overrides)
-    return {key: decide(runbook, key, at, overrides) for key in runbook.pipelines}
+    return {key: decide(runbook, key, OPEN, at, overrides) for key in runbook.pipelines}
 
 
 def assess(runbook: Runbook, pipeline: str | None, error: str | None, at: datetime,
            overrides: Iterable[OverrideSpan] = ()) -> Assessment:
-    return Assessment(pipeline, triage(runbook, pipeline, error), decide(runbook, pipeline, at, overrides),
+    return Assessment(pipeline, triage(runbook, pipeline, error), decide(runbook, pipeline, OPEN, at, overrides),
                       deadlines(runbook, pipeline, at))

@@ -22,13 +22,12 @@ TICK_SECONDS = 60
 
 
 async def incident_clocks(rt) -> None:
-    """Deferred pings at work-hours start, and escalations of unacknowledged pages."""
-    from bot.alerts.escalation import fire_due
-    from bot.store.incidents import fire_deferred_pings
+    """Deferred pings when the pipeline's hours allow them, and escalations of unacknowledged incidents."""
+    from bot.alerts.escalation import fire_deferred, fire_due
 
     now = rt.clock()
-    fired = await rt.db(fire_deferred_pings, now)
-    fired += await rt.db(fire_due, rt.runbook, now)
+    fired = await rt.db(fire_deferred, rt.runbook, now, rt.overrides())
+    fired += await rt.db(fire_due, rt.runbook, now, rt.overrides())
     if fired:
         rt.wake_delivery()
 
@@ -37,7 +36,7 @@ async def swap_clock(rt) -> None:
     """Cover requests: expired at their start, followed up in their thread, their edits caught up."""
     from bot.slack.swapflow import tick
 
-    if await rt.db(tick, rt.clock()):
+    if await rt.db(tick, rt.runbook, rt.clock()):
         rt.wake_delivery()
 
 

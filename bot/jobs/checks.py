@@ -1,7 +1,8 @@
 """The weekly check of pipelines nobody is on call for (`on_call.weekly_check` in the runbook).
 
 - Check: every `on_call.weekly_check` day and time (team zone), a message in the on-call channel
-  mentioning the owners with a Checked button; the click records who and when (store.checks).
+  mentioning the owners (in work hours; a check due outside them is posted at the next start) with a
+  Checked button; the click records who and when (store.checks).
   A late check is still posted until the next week's (stale 7 days after it was due).
 - Reminder: unchecked at the end of work hours of the check's day (or of the next working day when
   the check comes after work hours or on a day off), one reply in the check's thread with the
@@ -15,6 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection
 
+from bot.domain import policy
 from bot.domain.calendar import day_kind
 from bot.domain.timeutil import local_instant
 from bot.jobs.core import Context, Occurrence, Post, SKIPPED
@@ -66,8 +68,9 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     due = occ.subject
     channel = ctx.runbook.team.channels.oncall
     if occ.kind == CHECK:
-        message = clocks.weekly_check(ctx.runbook, ctx.people, occ.scope, due, ctx.open_incidents)
-        return ctx.enqueue(conn, occ, [Post(channel, **message.payload())])
+        audience, later = ctx.owners_audience(occ.scope, policy.WEEKLY_CHECK)
+        message = clocks.weekly_check(ctx.runbook, ctx.people, occ.scope, due, ctx.open_incidents, audience)
+        return ctx.enqueue(conn, occ, [Post(channel, **message.payload())], not_before=later)
     if (occ.scope, due) in ctx.checks:
         return SKIPPED
     check_key = notification_key(CHECK, occ.scope, due)
@@ -75,5 +78,7 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if state != "sent" or sent_at is None or sent_at >= occ.due:
         return SKIPPED  # the check was never posted, or went out late: this reminder would repeat it
     parent_channel, parent_ts = ctx.delivered(f"{check_key}#0")
-    message = clocks.check_reminder(ctx.runbook, ctx.people, occ.scope, due)
-    return ctx.enqueue(conn, occ, [Post(parent_channel or channel, **message.payload(), thread_ts=parent_ts)])
+    audience, later = ctx.owners_audience(occ.scope, policy.CHECK_REMINDER)
+    message = clocks.check_reminder(ctx.runbook, ctx.people, occ.scope, due, audience)
+    return ctx.enqueue(conn, occ, [Post(parent_channel or channel, **message.payload(), thread_ts=parent_ts)],
+                       not_before=later)

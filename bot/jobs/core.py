@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol
 
 from sqlalchemy import Connection
 
+from bot.domain import policy
 from bot.domain.calendar import working_days_before
 from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
 from bot.domain.timeutil import local_instant
@@ -133,10 +134,27 @@ class Context:
         """A person's DM (their user ID), or the on-call channel when Slack does not know them."""
         return self.people.slack_id(name) or self.runbook.team.channels.oncall
 
-    def enqueue(self, conn: Connection, occ: Occurrence, posts: list[Post], *, kind: str | None = None) -> str:
+    def audience(self, pipeline: str | None, kind: str, incident: Incident | None = None,
+                 at: datetime | None = None) -> policy.Audience:
+        """The policy's answer for a message of this pass: the one place audiences come from."""
+        from bot.alerts.escalation import state_of
+
+        return policy.decide(self.runbook, pipeline, kind, at or self.now, self.overrides,
+                             state_of(incident) if incident else None)
+
+    def owners_audience(self, pipeline: str, kind: str) -> tuple[policy.Audience, datetime | None]:
+        """A reminder for a pipeline's owners, and when to post it: now, or, outside work hours,
+        at the next start (where the message then mentions them)."""
+        audience = self.audience(pipeline, kind)
+        if audience.how == "deferred" and audience.until:
+            return self.audience(pipeline, kind, at=audience.until), audience.until
+        return audience, None
+
+    def enqueue(self, conn: Connection, occ: Occurrence, posts: list[Post], *, kind: str | None = None,
+                not_before: datetime | None = None) -> str:
         for i, post in enumerate(posts):
             outbox.enqueue(conn, kind=kind or occ.kind, idempotency_key=f"{occ.key}#{i}", now=self.now,
-                           method="chat.postMessage", channel=post.channel, args=post.args())
+                           method="chat.postMessage", channel=post.channel, args=post.args(), not_before=not_before)
         return SENT
 
 

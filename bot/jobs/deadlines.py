@@ -1,10 +1,10 @@
 """Fix deadlines of open incidents: chased before, marked breached at, and month-end reminders.
 
 - Chase: at `fix_by - lead` for each lead of `team.reminders.fix_deadline` (default 4h, 1h) that
-  falls after the incident opened; a reply in the incident thread mentioning the primary owner,
-  and the secondary too at the last lead. Stale once the deadline passes.
-- Breach: at `fix_by`, if still open: recorded on the incident (action `fix_breached`) and a reply
-  broadcast to the channel. Never stale.
+  falls after the incident opened; a reply in the incident thread mentioning the first person the
+  policy names at that hour, and all of them at the last lead. Stale once the deadline passes.
+- Breach: at `fix_by`, if still open: recorded on the incident (action `fix_breached`) and a reply,
+  broadcast to the channel when it mentions someone. Never stale.
 - Month end: for pipelines with `fix_by: end_of_month`, at work-hours start of the N-th working day
   before the month ends (`team.reminders.month_end_working_days`), one message in the on-call
   channel listing their open incidents due at that month end (none open: nothing is posted).
@@ -19,12 +19,13 @@ from typing import Iterator
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection
 
+from bot.domain import policy
 from bot.domain.calendar import day_kind
 from bot.domain.timeutil import local_instant
 from bot.jobs.core import Context, Occurrence, Post, Postpone, SKIPPED
 from bot.runbook.fields import format_duration
 from bot.slack.replies import clocks
-from bot.store.incidents import record_action
+from bot.store.incidents import record_action, tell
 
 CHASE, BREACH, MONTH_END = "fix_chase", "fix_breach", "month_end"
 
@@ -79,17 +80,25 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
         due = [i for i in ctx.open_incidents if i.pipeline == occ.scope and i.fix_by and i.fix_by <= month_end]
         if not due:
             return SKIPPED
-        message = clocks.month_end(ctx.runbook, ctx.people, occ.scope, month_end, due)
-        return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())])
+        audience, later = ctx.owners_audience(occ.scope, policy.MONTH_END)
+        message = clocks.month_end(ctx.runbook, ctx.people, occ.scope, month_end, due, audience)
+        return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())], not_before=later)
     incident = occ.subject[0] if occ.kind == CHASE else occ.subject
     if not incident.slack_ts:
         raise Postpone(f"incident {incident.id} has no Slack thread yet")
+    pipeline = incident.pipeline if incident.known else None
     if occ.kind == CHASE:
         _, lead, last = occ.subject
-        message = clocks.fix_chase(ctx.runbook, ctx.people, incident, last)
+        kind = policy.FIX_CHASE_LAST if last else policy.FIX_CHASE
+        audience = ctx.audience(pipeline, kind, incident)
+        message = clocks.fix_chase(ctx.runbook, ctx.people, incident, audience)
         post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts)
     else:
+        kind = policy.FIX_BREACH
         record_action(conn, incident.id, "fix_breached", "bot", ctx.now, {"fix_by": incident.fix_by.isoformat()})
-        message = clocks.fix_breach(ctx.runbook, ctx.people, incident)
-        post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts, broadcast=True)
+        audience = ctx.audience(pipeline, kind, incident)
+        message = clocks.fix_breach(ctx.runbook, ctx.people, incident, audience)
+        post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts,
+                    broadcast=bool(audience.mentioned))
+    tell(conn, incident, audience, kind, ctx.now, scope=occ.scope)
     return ctx.enqueue(conn, occ, [post])

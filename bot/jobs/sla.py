@@ -3,9 +3,9 @@
 For each day, the runs that must be ready by that day's `data_ready_by` (UTC) are the cron runs in
 the 24 h before it; the first of them starts the watch. At the deadline:
 - a success reported since that run (or an incident of the run resolved in time): nothing;
-- an open incident of the run: a breach reply in its thread, naming the downstream teams to tell
-  (postponed until the thread's parent is posted);
-- nothing at all: an SLA-breach incident opened through intake like a failure (same paging policy);
+- an open incident of the run: a breach reply in its thread, naming the downstream teams to tell,
+  mentioning whom the policy names at that hour (postponed until the thread's parent is posted);
+- nothing at all: an SLA-breach incident opened through intake like a failure (same policy);
   a later success resolves it and the incident records how late the data was;
 - seen only after the data arrived late (the bot was down at the deadline): a note saying how late,
   paging nobody.
@@ -22,10 +22,12 @@ from sqlalchemy import Connection
 
 from bot.alerts.intake import receive
 from bot.alerts.model import Alert
+from bot.domain import policy
 from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
 from bot.jobs.core import Context, Occurrence, Post, Postpone, SENT, SKIPPED
 from bot.slack.replies import clocks
+from bot.store.incidents import tell
 
 KIND = "sla_breach"
 DAY = timedelta(days=1)
@@ -98,6 +100,8 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
         return SENT
     if not current.slack_ts:
         raise Postpone(f"incident {current.id} has no Slack thread yet")
-    message = clocks.sla_breach_reply(ctx.runbook, ctx.people, spec, current, deadline)
+    audience = ctx.audience(pipeline, policy.SLA_BREACH, current)
+    message = clocks.sla_breach_reply(ctx.people, spec, deadline, audience)
+    tell(conn, current, audience, policy.SLA_BREACH, ctx.now, scope=iso(deadline))
     return ctx.enqueue(conn, occ, [Post(current.slack_channel, **message.payload(), thread_ts=current.slack_ts,
-                                        broadcast=True)])
+                                        broadcast=bool(audience.mentioned))])

@@ -125,4 +125,25 @@ def warnings_for(runbook: Runbook) -> list[Finding]:
                                     "they are shown by name and cannot be mentioned"))
     if not runbook.rotations:
         warnings.append(Finding(("rotations",), "no rotation defined: nobody is ever on call"))
+    warnings.extend(_dead_end_chains(runbook))
     return warnings
+
+
+def _dead_end_chains(runbook: Runbook) -> list[Finding]:
+    """Escalation chains that can only repeat themselves: a pipeline nobody pages tells its owners
+    at once in work hours, so steps that name only owners (and admins among them) reach nobody new."""
+    found = []
+    for key, pipeline in runbook.pipelines.items():
+        if not pipeline.owners or not pipeline.on_call or pipeline.on_call.page:
+            continue
+        owners = {pipeline.owners.primary, pipeline.owners.secondary} - {None}
+        chain = (pipeline.escalation or runbook.team.escalation).chain
+        if "oncall" in chain:  # whoever is on call then may be anyone
+            continue
+        reach = set().union(*(set(runbook.team.admins) if step == "admins" else owners for step in chain))
+        if reach <= owners:
+            path = ("pipelines", key, "escalation") if pipeline.escalation else ("team", "escalation")
+            found.append(Finding(path, f"the escalation chain {chain} cannot reach anyone new for {key!r}: "
+                                       f"its owners are told when it fails",
+                                 "add oncall, or an admin who is not an owner, to the chain"))
+    return found

@@ -46,11 +46,16 @@ class Channels(Strict):
     alerts: str = Field(description="Failure alert threads")
 
 
+EscalationStep = Literal["oncall", "primary", "secondary", "owners", "admins"]
+
+
 class Escalation(Strict):
-    ack_within: Duration = Field("30m", description="Unacknowledged this long after paging: escalate")
-    chain: list[Literal["secondary", "oncall", "admins"]] = Field(
-        default_factory=lambda: ["secondary", "admins"], description="Who is mentioned at each escalation step"
-    )
+    ack_within: Duration | None = Field(
+        "30m", description="Unacknowledged this long after people were told: escalate one step "
+        "(null: only when someone presses Escalate)")
+    chain: list[EscalationStep] = Field(
+        default_factory=lambda: ["oncall", "primary", "secondary", "admins"],
+        description="Who each escalation step tells; a step with nobody new to tell is passed over")
 
 
 class Reminders(Strict):
@@ -205,6 +210,12 @@ class OnCallPolicy(Strict):
         "defer",
         description="When nobody is paged: in work hours the owners are mentioned; outside them 'defer' pings "
         "the owners at the next work-hours start and 'quiet' only posts",
+    )
+    if_deferral_misses_fix_by: Literal["defer", "notify_oncall", "page_oncall"] = Field(
+        "defer",
+        description="When the people a deferred failure waits for would be told only after its fix deadline: "
+        "'defer' still waits (and says so), 'notify_oncall' mentions the on-call person now, "
+        "'page_oncall' pages them now",
     )
     weekly_check: WeeklyCheck | None = Field(None, description="Owners are asked to check the pipeline weekly")
     note: str | None = None

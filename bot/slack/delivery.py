@@ -141,21 +141,24 @@ class Delivery:
                                                          "unfurl_links": False, "unfurl_media": False})
         if not incident.slack_ts:
             raise NotYet(f"incident {incident.id} has no parent message yet")
+        if item.kind == "page":
+            return await self._page(incident, item)
         replies = []
         if item.kind == "repeat" and await self._repeat_replies(incident) < SUMMARY_REPLIES:
             replies.append(render.repeat_reply(incident))
         elif item.kind == "resolve":
             replies.append(await render.resolve_reply(people, incident))
         elif item.kind == "escalate":
-            replies.append(await render.escalation(rt.runbook, people, incident, rt.runbook.team.admins,
-                                                       rt.clock(), rt.overrides()))
+            replies.append(await render.escalation(people, incident, item.args))
         elif item.kind == "deferred_ping":
-            replies.append(await render.deferred_ping(rt.runbook, people, incident))
+            replies.append(await render.deferred_ping(rt.runbook, people, incident, item.args))
         elif item.kind not in ("repeat", "ack"):
             return await self._call(item.method or "chat.postMessage",
                                     {**item.args, "channel": incident.slack_channel, "thread_ts": incident.slack_ts})
-        if item.kind in ("repeat", "ack", "resolve", "escalate"):
+        if item.kind in ("repeat", "ack", "resolve", "escalate", "deferred_ping"):
             await self._update_parent(incident)
+        if item.kind in ("ack", "resolve"):
+            await self._update_pages(incident)
         result = None
         for reply in replies:
             result = await self._call("chat.postMessage", {"channel": incident.slack_channel,
@@ -166,6 +169,38 @@ class Delivery:
     async def _update_parent(self, incident: Incident) -> None:
         msg = await render.parent(self.rt.runbook, self.rt.directory, incident)
         await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
+
+    async def _page(self, incident: Incident, item: OutboxItem) -> dict:
+        """A page's direct message, linking to the alert thread. A person Slack does not know cannot
+        be woken: that is recorded (and counted), and their mention in the channel stays."""
+        person = item.args.get("person")
+        pipeline = incident.pipeline if incident.known else "unknown"
+        user_id = await self.rt.directory.slack_id(person) if person else None
+        if not user_id:
+            log.warning("cannot page %s for incident %s: no Slack user", person, incident.id)
+            self.rt.metrics.pages.labels(pipeline, item.args.get("kind", ""), "undeliverable").inc()
+            return {"undeliverable": f"no Slack user for {person}"}
+        link = None
+        if item.args.get("kind") == "open" or True:
+            try:
+                found = await self.rt.client.chat_getPermalink(channel=incident.slack_channel,
+                                                                message_ts=incident.slack_ts)
+                link = found.get("permalink")
+            except SlackApiError as err:
+                log.warning("no permalink for incident %s: %s", incident.id, err.response.get("error"))
+        msg = render.page_dm(self.rt.runbook, incident, item.args, link)
+        result = await self._call("chat.postMessage", {"channel": user_id, **msg.payload(),
+                                                       "unfurl_links": False, "unfurl_media": False})
+        self.rt.metrics.pages.labels(pipeline, item.args.get("kind", ""), "sent").inc()
+        return result
+
+    async def _update_pages(self, incident: Incident) -> None:
+        """Each page's direct message follows the incident: acknowledged, resolved, no button left."""
+        for row in await self.rt.db(outbox.items, incident.id, "sent"):
+            if row.kind == "page" and row.result and row.result.get("ts"):
+                msg = render.page_dm(self.rt.runbook, incident, row.args, None)
+                await self._call("chat.update", {"channel": row.result["channel"], "ts": row.result["ts"],
+                                                 **msg.payload()})
 
     async def _repeat_replies(self, incident: Incident) -> int:
         sent = await self.rt.db(outbox.items, incident.id, "sent")

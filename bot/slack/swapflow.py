@@ -14,6 +14,7 @@ from typing import Callable
 
 from sqlalchemy import Connection, select
 
+from bot.domain import policy
 from bot.domain.answers import roster
 from bot.domain.changes import changed_people, next_shift, on_call_throughout, time_of
 from bot.domain.rotation import OverrideSpan
@@ -169,7 +170,7 @@ def due_followup(req: SwapRequest, now: datetime) -> timedelta | None:
     return min(due) if due else None
 
 
-def tick(store: Store, now: datetime) -> int:
+def tick(store: Store, runbook: Runbook, now: datetime) -> int:
     """Expire requests whose start has come, post follow-ups, and catch up on messages: idempotent."""
     expired = swaps.expire_due(store, now)
     touched = len(expired)
@@ -179,8 +180,9 @@ def tick(store: Store, now: datetime) -> int:
                 lead = due_followup(req, now)
                 channel, ts = _posted(conn, f"swap:{req.id}:post")
                 if lead is not None and ts:
+                    audience = policy.decide(runbook, None, policy.COVER_FOLLOWUP, now, ())
                     _post(conn, f"swap:{req.id}:followup:{int(lead.total_seconds())}", channel,
-                          render.followup(req, req.start_at - now), now, thread_ts=ts)
+                          render.followup(req, req.start_at - now, audience.reason), now, thread_ts=ts)
                     touched += 1
             elif (req.accepted_at or req.cancelled_at or req.expired_at) >= now - RECENT:
                 sync_messages(conn, req, now)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from bot.store import outbox as box
 from bot.store.db import Db, tx
@@ -103,51 +103,98 @@ def resolve(db: Db, incident_id: int, user: str, now: datetime, *, data_at: date
         return Change(changed, True)
 
 
-def escalate(db: Db, incident_id: int, user: str, now: datetime, *, expected_level: int | None = None) -> Change:
-    """Move to the next escalation step. `expected_level` makes the clock's escalation happen once
-    across replicas: it applies only if nobody escalated since the caller looked."""
+def escalate(db: Db, incident_id: int, user: str, now: datetime, choose: Callable[[Incident], Any], *,
+             expected_level: int | None = None) -> Change:
+    """Move to the escalation step `choose(incident)` picks (a policy Audience with its `step`).
+
+    No step (the pipeline's hours do not allow it now), or a chain that ran out and already said
+    so, changes nothing. `expected_level` makes the clock's escalation happen once across replicas:
+    it applies only if nobody escalated since the caller looked."""
     with tx(db) as conn:
         current = _locked(conn, incident_id)
         if current is None or current.status == "resolved":
             return Change(current, False)
         if expected_level is not None and current.escalation_level != expected_level:
             return Change(current, False)
-        level = current.escalation_level + 1
+        audience = choose(current)
+        if audience.step is None or (audience.how == "none" and current.escalation_level >= audience.step):
+            return Change(current, False)
+        level = audience.step
         done = conn.execute(update(incidents)
                             .where(incidents.c.id == incident_id,
                                    incidents.c.escalation_level == current.escalation_level)
                             .values(escalation_level=level, escalated_at=now)).rowcount
         if done != 1:
             return Change(current, False)
-        record_action(conn, incident_id, "escalate", user, now, {"level": level})
+        detail = {"level": level, "people": list(audience.people), "how": audience.how, "reason": audience.reason}
+        record_action(conn, incident_id, "escalate", user, now, detail)
         changed = get_incident(conn, incident_id)
-        _outbox(conn, changed, "escalate", f"escalate:{level}", now, "chat.postMessage", {"level": level, "by": user})
-        return Change(changed, True)
+        _outbox(conn, changed, "escalate", f"escalate:{level}", now, "chat.postMessage",
+                {**detail, "by": user, "status": current.status, "acknowledged_by": current.acknowledged_by})
+        tell(conn, changed, audience, "escalation", now, scope=str(level))
+        return Change(get_incident(conn, incident_id), True)
+
+
+def tell(conn: Connection, incident: Incident, audience: Any, kind: str, now: datetime, scope: str = "") -> None:
+    """What a policy decision (an Audience) means for the incident: who it has now reached (and how),
+    a direct message to each paged person, and, when the people are told later, the deferred ping
+    armed (or brought forward) with this message listed as what happened meanwhile."""
+    current = _locked(conn, incident.id) or incident
+    if audience.how in ("page", "notify"):
+        told = dict(current.told or {})
+        for name, how in audience.told().items():
+            if told.get(name) != "page":
+                told[name] = how
+        conn.execute(update(incidents).where(incidents.c.id == incident.id).values(told=told))
+        for name in audience.paged:
+            detail = {"person": name, "kind": kind, "reason": audience.reason}
+            record_action(conn, incident.id, "page", "bot", now, detail)
+            _outbox(conn, current, "page", f"page:{kind}:{scope}:{name}", now, "chat.postMessage", detail)
+    elif audience.how == "deferred" and audience.until is not None:
+        record_action(conn, incident.id, "held", "bot", now, {"kind": kind, "until": audience.until.isoformat()})
+        armed = current.deferred_until is not None and current.deferred_pinged_at is None
+        if not armed or current.deferred_until > audience.until:
+            conn.execute(update(incidents).where(incidents.c.id == incident.id).values(
+                deferred_until=audience.until, deferred_pinged_at=None, notify=list(audience.people)))
 
 
 def due_deferred_pings(db: Db, now: datetime) -> list[Incident]:
-    """Deferred incidents still unacknowledged whose work-hours start has come and not been pinged."""
+    """Unacknowledged incidents whose people were to be told by now and have not been."""
     query = select(incidents).where(
-        incidents.c.status == "open", incidents.c.notify_mode == "deferred",
-        incidents.c.deferred_until <= now, incidents.c.deferred_pinged_at.is_(None),
+        incidents.c.status == "open", incidents.c.deferred_until <= now, incidents.c.deferred_pinged_at.is_(None),
     ).order_by(incidents.c.id)
     with tx(db, read=True) as conn:
         return [Incident.from_row(row) for row in conn.execute(query).mappings()]
 
 
-def fire_deferred_pings(db: Db, now: datetime) -> list[int]:
-    """Mark each due deferred ping done and enqueue it, once, however many replicas run this."""
+def fire_deferred_pings(db: Db, now: datetime, choose: Callable[[Incident], Any]) -> list[int]:
+    """Tell each due deferred incident's people (whom `choose` names now), once across replicas, with
+    what happened meanwhile; an incident whose people still may not be told waits until they may."""
     fired = []
     with tx(db) as conn:
         for incident in due_deferred_pings(conn, now):
+            audience = choose(incident)
+            if audience.how not in ("page", "notify"):
+                conn.execute(update(incidents).where(incidents.c.id == incident.id).values(
+                    deferred_until=audience.until, deferred_pinged_at=None if audience.until else now))
+                continue
             done = conn.execute(update(incidents)
                                 .where(incidents.c.id == incident.id, incidents.c.deferred_pinged_at.is_(None))
-                                .values(deferred_pinged_at=now)).rowcount
-            if done == 1:
-                record_action(conn, incident.id, "deferred_ping", "bot", now, {"notify": incident.notify})
-                _outbox(conn, incident, "deferred_ping", "deferred_ping", now, "chat.postMessage",
-                        {"notify": incident.notify})
-                fired.append(incident.id)
+                                .values(deferred_pinged_at=now, notify=list(audience.people))).rowcount
+            if done != 1:
+                continue
+            since = conn.execute(select(func.max(actions.c.at)).where(
+                actions.c.incident_id == incident.id, actions.c.kind == "deferred_ping")).scalar_one_or_none()
+            held = conn.execute(select(actions.c.detail, actions.c.at).where(
+                actions.c.incident_id == incident.id, actions.c.kind == "held",
+                *([actions.c.at > since] if since else [])).order_by(actions.c.id)).all()
+            detail = {"people": list(audience.people), "how": audience.how, "reason": audience.reason,
+                      "meanwhile": [{"kind": (d or {}).get("kind"), "at": at.isoformat()} for d, at in held]}
+            record_action(conn, incident.id, "deferred_ping", "bot", now, detail)
+            _outbox(conn, incident, "deferred_ping", f"deferred_ping:{now.isoformat()}", now, "chat.postMessage",
+                    detail)
+            tell(conn, incident, audience, "deferred_ping", now, scope=now.isoformat())
+            fired.append(incident.id)
     return fired
 
 
@@ -155,51 +202,54 @@ def _value(setting, incident: Incident):
     return setting(incident) if callable(setting) else setting
 
 
-def paged_at(incident: Incident) -> datetime | None:
-    """When people were first asked to act: at opening when paged, at work-hours start when deferred."""
-    if incident.notify_mode == "page":
-        return incident.opened_at
-    if incident.notify_mode == "deferred":
-        return incident.deferred_until
-    return None  # quiet or nobody: nobody was asked, so nobody is chased
+def told_at(incident: Incident) -> datetime | None:
+    """When people were first asked to act: at opening when paged or mentioned, at the deferred ping
+    when they were told later; quiet incidents asked nobody, so nobody is chased."""
+    if incident.deferred_pinged_at is not None:
+        return incident.deferred_pinged_at
+    return incident.opened_at if incident.notify_mode in ("page", "notify") else None
 
 
-def due_escalations(db: Db, now: datetime, ack_within: timedelta | Per, max_level: int | Per = 1, *,
+def due_escalations(db: Db, now: datetime, ack_within: timedelta | None | Per, chain_length: int | Per = 1, *,
                     shortest_wait: timedelta | None = None, longest_chain: int | None = None) -> list[Incident]:
-    """Open (unacknowledged) paged incidents whose last step is older than `ack_within`.
+    """Open (unacknowledged) incidents whose people were told, and whose last step is older than
+    `ack_within` (None: never by the clock). A chain of N steps has N + 1 levels: the last one says
+    that the chain ran out.
 
     Both settings may be callables of the incident, so the caller applies per-pipeline YAML; then
     `shortest_wait` and `longest_chain` (their bounds over all pipelines) let SQL skip the incidents
     that cannot be due, so a night of thousands of open incidents is not loaded every 15 seconds.
     """
     shortest_wait = ack_within if isinstance(ack_within, timedelta) else shortest_wait
-    longest_chain = max_level if isinstance(max_level, int) else longest_chain
-    start = func.coalesce(incidents.c.escalated_at, case((incidents.c.notify_mode == "page", incidents.c.opened_at),
-                                                         else_=incidents.c.deferred_until))
-    query = select(incidents).where(incidents.c.status == "open",
-                                    incidents.c.notify_mode.in_(["page", "deferred"])).order_by(incidents.c.id)
+    longest_chain = chain_length if isinstance(chain_length, int) else longest_chain
+    start = func.coalesce(incidents.c.escalated_at, incidents.c.deferred_pinged_at, incidents.c.opened_at)
+    query = select(incidents).where(
+        incidents.c.status == "open",
+        or_(incidents.c.notify_mode.in_(["page", "notify"]), incidents.c.deferred_pinged_at.is_not(None)),
+    ).order_by(incidents.c.id)
     if shortest_wait is not None:
         query = query.where(start <= now - shortest_wait)
     if longest_chain is not None:
-        query = query.where(incidents.c.escalation_level < longest_chain)
+        query = query.where(incidents.c.escalation_level <= longest_chain)
     due = []
     with tx(db, read=True) as conn:
         for incident in (Incident.from_row(row) for row in conn.execute(query).mappings()):
-            start_at = incident.escalated_at or paged_at(incident)
-            if start_at is None or incident.escalation_level >= _value(max_level, incident):
+            start_at = incident.escalated_at or told_at(incident)
+            wait = _value(ack_within, incident)
+            if start_at is None or wait is None or incident.escalation_level > _value(chain_length, incident):
                 continue
-            if start_at + _value(ack_within, incident) <= now:
+            if start_at + wait <= now:
                 due.append(incident)
     return due
 
 
-def fire_escalations(db: Db, now: datetime, ack_within: timedelta | Per, max_level: int | Per = 1,
-                     **bounds: Any) -> list[int]:
-    """Escalate every due incident one step, once across replicas; returns the escalated ids.
-    `bounds`: as for due_escalations."""
+def fire_escalations(db: Db, now: datetime, choose: Callable[[Incident], Any], ack_within: timedelta | None | Per,
+                     chain_length: int | Per = 1, **bounds: Any) -> list[int]:
+    """Escalate every due incident one step (the one `choose` picks), once across replicas; returns
+    the escalated ids. `bounds`: as for due_escalations."""
     fired = []
     with tx(db) as conn:
-        for incident in due_escalations(conn, now, ack_within, max_level, **bounds):
-            if escalate(conn, incident.id, "bot", now, expected_level=incident.escalation_level).changed:
+        for incident in due_escalations(conn, now, ack_within, chain_length, **bounds):
+            if escalate(conn, incident.id, "bot", now, choose, expected_level=incident.escalation_level).changed:
                 fired.append(incident.id)
     return fired

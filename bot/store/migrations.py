@@ -242,6 +242,11 @@ def _v7_channel_pace(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v8_audiences(conn: Connection) -> None:
+    _add_column(conn, "incidents", Column("told", Json))          # name → "page" | "notify"
+    _add_column(conn, "incidents", Column("notify_reason", Text))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "incidents, alert events, actions, outbox", _v1_core),
     Migration(2, "notifications (exactly-once scheduled messages), overrides", _v2_scheduled),
@@ -252,6 +257,7 @@ MIGRATIONS: list[Migration] = [
               _v6_delivery_indexes),
     Migration(7, "the next free instant per Slack channel, shared by every replica's delivery worker",
               _v7_channel_pace),
+    Migration(8, "who each incident has told and how, and why its first message told them", _v8_audiences),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -44,6 +44,8 @@ class Incident:
     escalation_level: int
     escalated_at: datetime | None
     deferred_pinged_at: datetime | None
+    told: dict[str, str] | None
+    notify_reason: str | None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Incident":

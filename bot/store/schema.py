@@ -52,7 +52,7 @@ incidents = Table(
     Column("error", Text),
     Column("log_url", Text),
     Column("issue_title", String(300)),
-    Column("notify_mode", String(20), nullable=False),        # page | quiet | deferred | none (policy.decide)
+    Column("notify_mode", String(20), nullable=False),        # page | notify | quiet | deferred | none (policy)
     Column("notify", Json, nullable=False),                   # people named by the policy at opening
     Column("oncall", String(100)),
     Column("deferred_until", UTCDateTime),
@@ -67,6 +67,9 @@ incidents = Table(
     Column("escalation_level", Integer, nullable=False, server_default="0"),
     Column("escalated_at", UTCDateTime),
     Column("deferred_pinged_at", UTCDateTime),
+    # v8
+    Column("told", Json),                                     # name → "page" | "notify": reached so far
+    Column("notify_reason", Text),                            # why the first message told whom it told
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
     Index("ix_incidents_status", "status"),
 )

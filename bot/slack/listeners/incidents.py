@@ -7,6 +7,7 @@ import logging
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.alerts import escalation
 from bot.runtime import Runtime
 from bot.store import incidents
 
@@ -15,7 +16,6 @@ log = logging.getLogger("oncall_bot.incidents")
 ACTIONS = {
     "incident_ack": incidents.ack,
     "incident_resolve": incidents.resolve,
-    "incident_escalate": incidents.escalate,
 }
 
 
@@ -33,11 +33,28 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         except ValueError:
             return
         user = body["user"]["id"]
-        change = await rt.db(ACTIONS[action["action_id"]], incident_id, user, rt.clock())
+        if action["action_id"] == "incident_escalate":
+            change = await _press(incident_id, user)
+            if change.incident is not None and not change.changed and change.incident.status != "resolved":
+                await respond(text="Everyone in this pipeline's escalation chain has been told already.",
+                              response_type="ephemeral", replace_original=False)
+        else:
+            change = await rt.db(ACTIONS[action["action_id"]], incident_id, user, rt.clock())
         if change.changed:
             rt.wake_delivery()
 
-    for action_id in ACTIONS:
+    async def _press(incident_id: int, user: str) -> incidents.Change:
+        """Escalate passes over the person who pressed it and the one who acknowledged."""
+        current = await rt.db(incidents.get_incident, incident_id)
+        if current is None:
+            return incidents.Change(None, False)
+        pressed_by = await rt.directory.person_of(user)
+        acker = current.acknowledged_by
+        acknowledged_by = await rt.directory.person_of(acker) if acker else None
+        return await rt.db(escalation.press, rt.runbook, incident_id, user, rt.clock(), rt.overrides(),
+                           pressed_by=pressed_by, acknowledged_by=acknowledged_by)
+
+    for action_id in (*ACTIONS, "incident_escalate"):
         app.action(action_id)(on_click)
 
     async def ack_only(ack: AsyncAck) -> None:

@@ -1,6 +1,7 @@
 """Messages of the runbook's clocks: SLA breaches, fix-deadline chases, weekly checks, month end.
 
-Pure builders; the weekly check carries the Checked button (action `weekly_check`) whose value
+Pure builders: each mentions exactly whom its policy decision (`audience`) mentions, and says why
+when that is nobody. The weekly check carries the Checked button (action `weekly_check`) whose value
 names the pipeline and the check's occurrence, so a click is recorded against the right week.
 """
 
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
+from bot.domain.policy import Audience
 from bot.domain.timeutil import iso
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
@@ -26,8 +28,13 @@ def _utc(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _owners(spec: Pipeline | None) -> list[str]:
-    return [n for n in ((spec.owners.primary, spec.owners.secondary) if spec and spec.owners else ()) if n]
+def _who(people, audience: Audience) -> str:
+    return " ".join(people.mention(n) for n in audience.mentioned)
+
+
+def _why(audience: Audience) -> list:
+    """The decision's reason, where the message mentions nobody: a quiet post says why it is quiet."""
+    return [] if audience.mentioned else [context(f"Nobody is mentioned: {escape(audience.reason)}")]
 
 
 def _name(runbook: Runbook, pipeline: str) -> str:
@@ -42,12 +49,11 @@ def sla_error(spec: Pipeline, run: datetime, deadline: datetime) -> str:
             f"{_utc(deadline)} (no failure alert arrived either).{tell}")
 
 
-def sla_breach_reply(runbook: Runbook, people, spec: Pipeline, incident: Incident, deadline: datetime) -> Message:
+def sla_breach_reply(people, spec: Pipeline, deadline: datetime, audience: Audience) -> Message:
     tell = ", ".join(escape(t) for t in spec.downstream) or "nobody listed"
-    who = " ".join(people.mention(n) for n in _owners(spec))
     blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} "
-                      f"and is not ready. {who}"),
-              context(f"Tell the downstream teams: {tell}")]
+                      f"and is not ready. {_who(people, audience)}"),
+              context(f"Tell the downstream teams: {tell}"), *_why(audience)]
     return message(f"SLA missed: {spec.name} data was due {_utc(deadline)}; tell {tell}", blocks)
 
 
@@ -61,33 +67,30 @@ def sla_late(spec: Pipeline, deadline: datetime, arrived: datetime) -> Message:
     return message(f"SLA missed: {spec.name} data arrived {late} late (due {_utc(deadline)})", blocks)
 
 
-def fix_chase(runbook: Runbook, people, incident: Incident, last: bool) -> Message:
-    spec = runbook.pipelines.get(incident.pipeline)
-    owners = _owners(spec)
-    named = owners if last else owners[:1]
-    who = " ".join(people.mention(n) for n in named) or people.mention(incident.oncall)
+def fix_chase(runbook: Runbook, people, incident: Incident, audience: Audience) -> Message:
     blocks = [section(f":alarm_clock: Fix deadline {date_token(incident.fix_by)} is near and "
-                      f"{escape(_name(runbook, incident.pipeline))} #{incident.id} is still {incident.status}. {who}")]
+                      f"{escape(_name(runbook, incident.pipeline))} #{incident.id} is still {incident.status}. "
+                      f"{_who(people, audience)}"), *_why(audience)]
     return message(f"Fix deadline {_utc(incident.fix_by)} is near: {_name(runbook, incident.pipeline)} "
                    f"#{incident.id} is still {incident.status}", blocks)
 
 
-def fix_breach(runbook: Runbook, people, incident: Incident) -> Message:
-    spec = runbook.pipelines.get(incident.pipeline)
-    who = " ".join(people.mention(n) for n in _owners(spec))
+def fix_breach(runbook: Runbook, people, incident: Incident, audience: Audience) -> Message:
     blocks = [section(f":red_circle: *Fix deadline missed*: {escape(_name(runbook, incident.pipeline))} "
-                      f"#{incident.id} was due fixed by {date_token(incident.fix_by)}. {who}")]
+                      f"#{incident.id} was due fixed by {date_token(incident.fix_by)}. {_who(people, audience)}"),
+              *_why(audience)]
     return message(f"Fix deadline missed: {_name(runbook, incident.pipeline)} #{incident.id} "
                    f"was due {_utc(incident.fix_by)}", blocks)
 
 
-def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, incidents: list[Incident]) -> Message:
+def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, incidents: list[Incident],
+              audience: Audience) -> Message:
     spec = runbook.pipelines.get(pipeline)
-    who = " ".join(people.mention(n) for n in _owners(spec))
+    who = _who(people, audience)
     why = "".join(f" {escape(note)}" for note in (spec.sla.notes if spec and spec.sla else []))
     blocks = [header(f"Month end: {_name(runbook, pipeline)}"),
-              section(f"{who} these incidents must be fixed before the month ends {date_token(month_end_at)}."
-                      f"{why}\n" + bullet_list(incident_lines(runbook, incidents)))]
+              section(f"{who + ': ' if who else ''}These incidents must be fixed before the month ends {date_token(month_end_at)}."
+                      f"{why}\n" + bullet_list(incident_lines(runbook, incidents))), *_why(audience)]
     return message(f"Month end {_utc(month_end_at)}: {len(incidents)} open {_name(runbook, pipeline)} "
                    f"incident(s) to fix first", blocks)
 
@@ -101,9 +104,10 @@ def _button(pipeline: str, due: datetime) -> ActionsBlock:
         text="Checked", action_id=CHECK_ACTION, value=check_value(pipeline, due), style="primary")])
 
 
-def weekly_check(runbook: Runbook, people, pipeline: str, due: datetime, incidents: list[Incident]) -> Message:
+def weekly_check(runbook: Runbook, people, pipeline: str, due: datetime, incidents: list[Incident],
+                 audience: Audience) -> Message:
     spec = runbook.pipelines[pipeline]
-    who = " ".join(people.mention(n) for n in _owners(spec)) or "Team"
+    who = _who(people, audience) or "Team"
     mine = [i for i in incidents if i.pipeline == pipeline]
     blocks = [header(f"Weekly check: {spec.name}"),
               section(f"{who}, please check *{escape(spec.name)}* this week: nobody is on call for it. "
@@ -114,9 +118,9 @@ def weekly_check(runbook: Runbook, people, pipeline: str, due: datetime, inciden
     return message(f"Weekly check of {spec.name}: please check the pipeline", blocks)
 
 
-def check_reminder(runbook: Runbook, people, pipeline: str, due: datetime) -> Message:
+def check_reminder(runbook: Runbook, people, pipeline: str, due: datetime, audience: Audience) -> Message:
     spec = runbook.pipelines[pipeline]
-    who = " ".join(people.mention(n) for n in _owners(spec)) or "Team"
+    who = _who(people, audience) or "Team"
     blocks = [section(f"{who}, *{escape(spec.name)}* has not been checked yet this week."),
               _button(pipeline, due)]
     return message(f"Reminder: {spec.name} has not been checked this week", blocks)

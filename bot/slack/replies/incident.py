@@ -1,21 +1,20 @@
 """An incident's Slack messages, rendered from its stored row: the parent (edited in place as the
-state changes) and the quiet thread replies. Alert text is untrusted: always escaped.
+state changes), the thread replies, and the direct message of a page. Alert text is untrusted:
+always escaped.
 
-Mentions appear only where someone must act: the parent when the policy pages, a deferred ping when
-work hours start, an escalation. Repeats, acknowledgements and resolutions mention nobody.
+Nobody here decides whom to mention: the parent mentions whom the policy told when it opened, and
+every other message whom its stored decision names (bot.domain.policy). Repeats, acknowledgements
+and resolutions mention nobody.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
-from bot.alerts.escalation import step_of
-from bot.domain.policy import oncall_person, owners_of
-from bot.domain.rotation import OverrideSpan
-from bot.domain.triage import triage
+from bot.domain.policy import owners_of
+from bot.domain.triage import Match, triage
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, context, fields, message, section
@@ -56,8 +55,11 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
     spec = runbook.pipelines.get(incident.pipeline) if incident.known else None
     owners = owners_of(runbook, incident.pipeline if incident.known else None)
     await people.resolve([*owners, *incident.notify, *(incident.oncall and [incident.oncall] or [])])
-    paging = incident.notify_mode == "page" and incident.status == "open"
-    name = people.mention if paging else people.plain
+    told = incident.notify_mode in ("page", "notify") and incident.status == "open"
+    mentioned = set(incident.notify) if told else set()
+
+    def name(person: str) -> str:
+        return people.mention(person) if person in mentioned else people.plain(person)
 
     state = STATE.get(incident.status, incident.status)
     if incident.status == "acknowledged":
@@ -82,12 +84,7 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
         who_lines.append("Owners: " + ", ".join(f"{name(o)} ({roles[i]})" for i, o in enumerate(owners)))
     if incident.oncall:
         who_lines.append(f"On call: {name(incident.oncall)}")
-    if incident.notify_mode == "deferred" and incident.status == "open" and incident.deferred_until:
-        who_lines.append(f"Posted quietly: owners will be pinged at {date_token(incident.deferred_until)}")
-    elif incident.notify_mode == "quiet":
-        who_lines.append("Posted quietly: nobody is paged for this pipeline at this hour")
-    elif incident.notify_mode == "none":
-        who_lines.append("Nobody is on call and the pipeline has no owners")
+    who_lines.append(_told_line(people, incident))
     if who_lines:
         blocks.append(section("\n".join(who_lines)))
     pairs = [("Data ready by", _countdown(incident.data_ready_by)), ("Fix by", _countdown(incident.fix_by))]
@@ -104,9 +101,29 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
     fallback = f"{title(runbook, incident)} failed ({incident.status})"
     if match:
         fallback += f": {escape(match.title)}"
-    if paging and incident.notify:
+    if mentioned:
         fallback += " cc " + " ".join(people.mention(n) for n in incident.notify)
     return message(fallback, blocks)
+
+
+def _told_line(people: Directory, incident: Incident) -> str:
+    """Who the bot told about this failure, how, and why: the policy's own reason."""
+    reason = escape(incident.notify_reason or "")
+    names = ", ".join(people.plain(n) for n in incident.notify) or "nobody"
+    paged = [n for n, how in (incident.told or {}).items() if how == "page"]
+    if incident.notify_mode == "deferred":
+        if incident.deferred_pinged_at:
+            return f"Posted quietly, then {names} told {date_token(incident.deferred_pinged_at)}. _{reason}_"
+        late = (" That is after the fix deadline."
+                if incident.fix_by and incident.deferred_until and incident.deferred_until >= incident.fix_by else "")
+        when = date_token(incident.deferred_until) if incident.deferred_until else "later"
+        return f"Posted quietly: {names} will be told {when}.{late} _{reason}_"
+    if incident.notify_mode == "page":
+        dm = f"Paged by direct message: {', '.join(people.plain(n) for n in paged)}. " if paged else ""
+        return f"{dm}_{reason}_"
+    if incident.notify_mode == "notify":
+        return f"Mentioned, not paged. _{reason}_"
+    return f"Posted quietly: nobody is mentioned. _{reason}_"
 
 
 def _buttons(incident: Incident) -> ActionsBlock:
@@ -154,30 +171,68 @@ async def resolve_reply(people: Directory, incident: Incident) -> Message:
     return message(text, [section(text)])
 
 
-async def deferred_ping(runbook: Runbook, people: Directory, incident: Incident) -> Message:
-    await people.resolve(incident.notify)
-    who = " ".join(people.mention(n) for n in incident.notify) or "Nobody is listed"
-    text = f"{who}: work hours have started and this failure is still open. Please take a look."
-    return message(text, [section(text)])
+MEANWHILE = {"sla_breach": "SLA missed", "fix_chase": "fix deadline near", "fix_chase_last": "fix deadline near",
+             "fix_breach": "fix deadline missed", "escalation": "escalation held back"}
 
 
-async def escalation(runbook: Runbook, people: Directory, incident: Incident, admins: list[str],
-                     now: datetime, overrides: Iterable[OverrideSpan] = ()) -> Message:
-    step = step_of(runbook, incident)
-    owners = owners_of(runbook, incident.pipeline if incident.known else None)
-    if step == "secondary":
-        names = owners[1:2] or owners[:1]
-    elif step == "oncall":
-        # Whoever is on call now, swaps and overrides included: not who was when the failure came in.
-        spec = runbook.pipelines.get(incident.pipeline) if incident.known else None
-        rotation = (spec.on_call.rotation if spec and spec.on_call else None) or runbook.default_rotation
-        current = oncall_person(runbook, rotation, now, overrides) or incident.oncall
-        names = [current] if current else []
-    elif step == "admins":
-        names = admins
-    else:
-        names = [*owners, *(incident.oncall and [incident.oncall] or [])]
+async def deferred_ping(runbook: Runbook, people: Directory, incident: Incident, args: dict) -> Message:
+    """The people a deferred incident waited for, told in one message with what happened meanwhile."""
+    names = args.get("people") or []
     await people.resolve(names)
-    who = " ".join(people.mention(n) for n in names) or "nobody is configured for this step"
-    text = f":rotating_light: Escalated (level {incident.escalation_level}): {who}, this failure is not acknowledged yet."
-    return message(text, [section(text)])
+    who = " ".join(people.mention(n) for n in names) or "Nobody is listed"
+    text = f"{who}: this failure is still open. Please take a look."
+    lines = [f"{MEANWHILE.get(item.get('kind'), item.get('kind'))} "
+             f"{date_token(datetime.fromisoformat(item['at']))}" for item in args.get("meanwhile") or []]
+    if incident.alert_count > 1:
+        lines.append(f"{incident.alert_count} alerts so far, the latest {date_token(incident.last_alert_at)}")
+    blocks = [section(text)]
+    if lines:
+        blocks.append(section("*Meanwhile:*\n" + "\n".join(f"• {line}" for line in lines)))
+    blocks.append(context(escape(args.get("reason") or "")))
+    return message(text, blocks)
+
+
+async def escalation(people: Directory, incident: Incident, args: dict) -> Message:
+    """An escalation step as the store recorded it: who pressed it (or the clock), the incident's
+    state at that moment, and the people the step reaches."""
+    names = args.get("people") or []
+    await people.resolve(names)
+    by = args.get("by")
+    actor = f"by {await _actor(people, by)}" if _user(by) else "by the clock: nobody acknowledged in time"
+    state = "not acknowledged yet"
+    if args.get("status") == "acknowledged":
+        acker = args.get("acknowledged_by")
+        state = f"acknowledged by {await _actor(people, acker)}" if _user(acker) else "acknowledged"
+    if not names:
+        text = (f":rotating_light: Escalation {actor} ({state}): everyone in the escalation chain "
+                f"has been told already; nobody else is called.")
+    else:
+        who = " ".join(people.mention(n) for n in names)
+        how = " (paged by direct message)" if args.get("how") == "page" else ""
+        text = f":rotating_light: Escalated (level {args.get('level')}) {actor}; this failure is {state}. {who}{how}"
+    return message(text, [section(text), context(escape(args.get("reason") or ""))])
+
+
+def _cause(runbook: Runbook, incident: Incident) -> Match | None:
+    return triage(runbook, incident.pipeline if incident.known else None, incident.error)
+
+
+def page_dm(runbook: Runbook, incident: Incident, args: dict, link: str | None) -> Message:
+    """The direct message of a page: enough to act from a phone at night, with Acknowledge."""
+    match = _cause(runbook, incident)
+    name = title(runbook, incident)
+    state = STATE.get(incident.status, incident.status)
+    lines = [f":rotating_light: *{name} failed* · {state}"]
+    lines.append(f"*Likely cause:* {escape(match.title)}: {escape(match.remediation)}" if match
+                 else "*Likely cause:* no known issue matched.")
+    deadlines = [f"data ready by {_countdown(incident.data_ready_by)}" if incident.data_ready_by else "",
+                 f"fix by {_countdown(incident.fix_by)}" if incident.fix_by else ""]
+    if any(deadlines):
+        lines.append("*Deadlines:* " + ", ".join(d for d in deadlines if d))
+    if link and link.startswith("https://"):
+        lines.append(f"<{link}|Open the alert thread>")
+    blocks = [section("\n".join(lines)), context(f"Why you: {escape(args.get('reason') or '')}")]
+    if incident.status == "open":
+        blocks.append(ActionsBlock(block_id=f"page-{incident.id}", elements=[ButtonElement(
+            text="Acknowledge", action_id="incident_ack", value=str(incident.id), style="primary")]))
+    return message(f"{name} failed ({incident.status})" + (f": {escape(match.title)}" if match else ""), blocks)

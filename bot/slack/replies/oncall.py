@@ -10,11 +10,12 @@ from bot.slack.blocks import Message, bullet_list, context, divider, header, mes
 from bot.slack.people import Directory
 from bot.slack.text import date_token, escape
 
-MODE_WORDS = {
-    "page": "pages now",
-    "deferred": "posted quietly; pinged",
-    "quiet": "posted quietly, nobody pinged",
-    "none": "nobody to notify",
+MODE_WORDS = {  # the policy's words, said so a reader sees what each one does
+    "page": "page (direct message and mention)",
+    "notify": "notify (mention)",
+    "deferred": "deferred (posted quietly; told",
+    "quiet": "quiet (posted, nobody mentioned)",
+    "none": "none (nobody to tell)",
 }
 
 def help_message(runbook: Runbook, note: str | None = None) -> Message:
@@ -62,7 +63,7 @@ async def _now_message(runbook: Runbook, people: Directory, at: datetime, overri
     current = oncall_now(runbook, at, overrides=overrides)
     decisions = pipeline_decisions(runbook, at, overrides)
     names = [current.shift.person if current.shift else None, current.next.person if current.next else None]
-    await people.resolve([n for n in names if n] + [n for d in decisions.values() for n in d.notify])
+    await people.resolve([n for n in names if n])
     blocks = [header(f"On call: {runbook.team.name}")]
     if current.shift:
         s = current.shift
@@ -80,9 +81,11 @@ async def _now_message(runbook: Runbook, people: Directory, at: datetime, overri
     blocks.append(divider())
     lines = []
     for key, d in decisions.items():
-        who = ", ".join(people.mention(n) for n in d.notify) or "nobody"
-        when = f" at {date_token(d.deferred_until)}" if d.deferred_until else ""
-        lines.append(f"*{escape(runbook.pipelines[key].name)}*: {MODE_WORDS[d.mode]}{when}: {who}")
+        # Names, not mentions: a look-up (maybe posted with `public`) must not ping the people it lists.
+        who = ", ".join(people.plain(n) for n in d.people)
+        when = f" {date_token(d.until)})" if d.until else ""
+        lines.append(f"*{escape(runbook.pipelines[key].name)}*: {MODE_WORDS[d.how]}{when}"
+                     + (f": {who}" if who else ""))
     blocks.append(section("*If a pipeline failed now*\n" + bullet_list(lines)))
     blocks.append(context(f"Rotation `{current.rotation}` · times in your zone · `/oncall help`"))
     return message(fallback, blocks)

@@ -90,10 +90,12 @@ def nothing_left_reply(req: SwapRequest) -> Message:
     return message(f"{req.requester}'s cover request: nothing left to cover", [section(text)])
 
 
-def followup(req: SwapRequest, lead: timedelta) -> Message:
+def followup(req: SwapRequest, lead: timedelta, reason: str) -> Message:
+    """Asks the whole channel, mentioning nobody (the policy's `reason` says why)."""
     text = (f"This request is still open and starts in {lead_text(lead)} ({date_token(req.start_at)}). "
             f"Can anyone cover {user(None, req.requester)}?")
-    return message(f"Cover request from {req.requester} still open, starts in {lead_text(lead)}", [section(text)])
+    return message(f"Cover request from {req.requester} still open, starts in {lead_text(lead)}",
+                   [section(text), context(escape(reason))])
 
 
 def expired_reply(req: SwapRequest) -> Message:
