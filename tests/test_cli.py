@@ -43,11 +43,11 @@ def test_who_json_contract():
     assert list(out["pipelines"]) == ["profit", "growth", "engagement", "investors", "experiments"]
     for decision in out["pipelines"].values():
         assert {"notify", "mode", "deferred_until"} <= set(decision)
-        assert decision["mode"] in ("page", "quiet", "deferred", "none")
+        assert decision["mode"] in ("page", "notify", "quiet", "deferred", "none")
         assert isinstance(decision["notify"], list)
     assert out["pipelines"]["profit"] == {**out["pipelines"]["profit"], "mode": "deferred",
                                           "notify": ["Danny", "Jane"], "deferred_until": "2026-11-03T09:00:00Z"}
-    assert out["pipelines"]["growth"]["notify"] == ["Danny", "Laura"]
+    assert (out["pipelines"]["growth"]["notify"], out["pipelines"]["growth"]["paged"]) == (["Danny"], ["Danny"])
     assert out["pipelines"]["experiments"]["notify"] == ["Danny"]
 
 
@@ -73,7 +73,7 @@ def test_triage_json_contract():
     assert out["pipeline"] == "growth"
     assert {"title", "remediation", "pattern"} <= set(out["matched"])
     assert out["matched"]["title"] == "Spark task fails with NullPointerException"
-    assert (out["mode"], out["notify"]) == ("page", ["Danny", "Laura"])
+    assert (out["mode"], out["notify"], out["paged"]) == ("page", ["Danny"], ["Danny"])
     assert out["deadlines"] == {"data_ready_by": "2026-11-03T04:00:00Z", "fix_by": "2026-11-04T00:00:00Z"}
 
 
@@ -199,5 +199,5 @@ def test_holiday_cache_off_or_fresh_gives_the_same_answer(tmp_path):
     answers = [cli_json(*RB, *at, env={"ONCALL_BOT_CACHE_DIR": value})
                for value in ("", str(tmp_path / "cache"), str(tmp_path / "cache"))]
     assert answers[0] == answers[1] == answers[2]
-    assert answers[0]["pipelines"]["growth"]["mode"] == "deferred"
+    assert answers[0]["pipelines"]["growth"]["mode"] == "notify"  # Christmas: no page; its fix deadline comes first
     assert (tmp_path / "cache" / "public-holidays.json").exists()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.alerts.alertmanager import parse_alertmanager
+from bot.alerts.escalation import fire_deferred, fire_due, press
 from bot.alerts.generic import parse_generic
 from bot.alerts.intake import receive, receive_many
 from bot.alerts.model import Alert
@@ -41,13 +42,14 @@ def test_first_failure_opens_an_incident_with_runbook_facts(store, runbook):
     i = inc.get_incident(store, result.incident_id)
     assert (i.pipeline, i.status, i.alert_count, i.dedup_key) == ("growth", "open", 1, "growth:day:2026-11-04")
     assert i.issue_title == "Spark task fails with NullPointerException"
-    assert (i.notify_mode, i.oncall, i.notify) == ("page", "Danny", ["Danny", "Laura"])
+    assert (i.notify_mode, i.oncall, i.notify, i.told) == ("page", "Danny", ["Danny"], {"Danny": "page"})
     assert i.run_at == datetime(2026, 11, 4, 1, tzinfo=UTC)
     assert i.data_ready_by == datetime(2026, 11, 4, 4, tzinfo=UTC) and i.fix_by == datetime(2026, 11, 5, tzinfo=UTC)
     assert i.opened_at == WED and i.log_url == "https://l/1"
-    [row] = box.items(store, i.id)
+    row, page = box.items(store, i.id)
     assert (row.kind, row.method, row.channel, row.state) == ("open", "chat.postMessage", "#data-alerts", "pending")
-    assert [a.kind for a in inc.incident_actions(store, i.id)] == ["open"]
+    assert (page.kind, page.args["person"], page.args["kind"]) == ("page", "Danny", "open")  # after the post it links
+    assert [a.kind for a in inc.incident_actions(store, i.id)] == ["open", "page"]
 
 
 def test_dedup_key_wins_over_run_id(store, runbook):
@@ -86,13 +88,15 @@ def test_repeats_count_and_fold_into_one_pending_delivery(store, runbook):
     i = inc.get_incident(store, first.incident_id)
     assert (i.alert_count, i.last_alert_at) == (5, WED + 4 * MIN)
     assert events(store, i.id) == 5
-    assert [r.kind for r in box.items(store, i.id)] == ["open", "repeat"]  # the storm is one delivery
+    assert [r.kind for r in box.items(store, i.id) if r.kind != "page"] == ["open", "repeat"]  # the storm is one delivery
     [opened] = box.claim_due(store, WED + 5 * MIN)
     assert opened.kind == "open"
     box.mark_sent(store, opened.id, {"ok": True, "channel": "C1", "ts": "1.1"}, WED + 5 * MIN)
+    [page] = box.claim_due(store, WED + 5 * MIN)  # the page's direct message, then the thread goes on
+    box.mark_sent(store, page.id, {"ok": True, "channel": "D1", "ts": "1.2"}, WED + 5 * MIN)
     [repeat] = box.claim_due(store, WED + 5 * MIN)
     receive(store, runbook, alert(), WED + 6 * MIN)  # the repeat row is in flight: a new one waits
-    assert [r.kind for r in box.items(store, i.id)] == ["open", "repeat", "repeat"]
+    assert [r.kind for r in box.items(store, i.id) if r.kind != "page"] == ["open", "repeat", "repeat"]
 
 
 def test_failure_after_resolution_opens_a_new_incident(store, runbook):
@@ -113,7 +117,7 @@ def test_success_resolves_and_records_sla(store, runbook, ready_at, met):
     assert (done.incident_id, done.resolved, done.created, done.deduplicated) == (opened.incident_id, True, False, False)
     i = inc.get_incident(store, opened.incident_id)
     assert (i.status, i.resolved_by, i.resolved_at, i.sla_met) == ("resolved", "alert", ready_at, met)
-    assert [r.kind for r in box.items(store, i.id)] == ["open", "resolve"]
+    assert [r.kind for r in box.items(store, i.id) if r.kind != "page"] == ["open", "resolve"]
     assert inc.incident_actions(store, i.id)[-1].detail == {"via": "generic", "sla_met": met}
 
 
@@ -180,9 +184,11 @@ def test_profit_on_friday_night_is_deferred_and_pinged_once_at_work_start(store,
     assert (i.notify_mode, i.deferred_until, i.notify) == ("deferred", monday_9, ["Danny", "Jane"])
     assert inc.due_deferred_pings(store, monday_9 - MIN) == []
     assert [x.id for x in inc.due_deferred_pings(store, monday_9)] == [i.id]
-    assert inc.fire_deferred_pings(store, monday_9) == [i.id]
-    assert inc.fire_deferred_pings(store, monday_9 + MIN) == []
+    assert fire_deferred(store, runbook, monday_9, ()) == [i.id]
+    assert fire_deferred(store, runbook, monday_9 + MIN, ()) == []
     assert [r.kind for r in box.items(store, i.id)] == ["open", "deferred_ping"]
+    assert box.items(store, i.id)[1].args["people"] == ["Danny", "Jane"]  # mentioned in work hours, not paged
+    assert inc.get_incident(store, i.id).told == {"Danny": "notify", "Jane": "notify"}
 
 
 def test_acknowledged_deferred_incident_is_not_pinged(store, runbook):
@@ -192,17 +198,20 @@ def test_acknowledged_deferred_incident_is_not_pinged(store, runbook):
     assert inc.due_deferred_pings(store, datetime(2026, 11, 9, 9, tzinfo=UTC)) == []
 
 
-def test_escalation_when_not_acknowledged(store, runbook):
+def test_escalation_reaches_someone_new_at_each_step_and_says_once_when_the_chain_ran_out(store, runbook):
+    # Growth at 02:30, Danny on call (also its secondary owner and the admin): the chain
+    # [oncall, primary, secondary, admins] has only Laura, the primary, left to reach.
     i = receive(store, runbook, alert(), WED).incident_id
-    within = timedelta(minutes=30)
-    assert inc.due_escalations(store, WED + within - MIN, within) == []
-    assert [x.id for x in inc.due_escalations(store, WED + within, within)] == [i]
-    assert inc.fire_escalations(store, WED + within, within, max_level=2) == [i]
-    assert inc.fire_escalations(store, WED + within + MIN, within, max_level=2) == []  # clock restarts at the step
-    assert inc.fire_escalations(store, WED + 2 * within, lambda _: within, max_level=lambda _: 2) == [i]
-    assert inc.fire_escalations(store, WED + 5 * within, within, max_level=2) == []   # chain exhausted
-    assert inc.get_incident(store, i).escalation_level == 2
-    assert [r.idempotency_key for r in box.items(store, i)][1:] == [f"incident:{i}:escalate:1", f"incident:{i}:escalate:2"]
+    assert fire_due(store, runbook, WED + 29 * MIN, ()) == []
+    assert fire_due(store, runbook, WED + 30 * MIN, ()) == [i]
+    assert fire_due(store, runbook, WED + 31 * MIN, ()) == []  # the clock restarts at the step
+    assert fire_due(store, runbook, WED + 60 * MIN, ()) == [i]  # nobody left: said once
+    assert fire_due(store, runbook, WED + 5 * 60 * MIN, ()) == []
+    steps = [r.args for r in box.items(store, i) if r.kind == "escalate"]
+    assert [(s["level"], s["people"], s["how"]) for s in steps] == [(2, ["Laura"], "page"), (5, [], "none")]
+    pages = [r.args["person"] for r in box.items(store, i) if r.kind == "page"]
+    assert pages == ["Danny", "Laura"]
+    assert inc.get_incident(store, i).told == {"Danny": "page", "Laura": "page"}
 
 
 def test_ack_stops_escalation_and_clicks_are_recorded_once(store, runbook):
@@ -212,13 +221,14 @@ def test_ack_stops_escalation_and_clicks_are_recorded_once(store, runbook):
     assert first.changed and not second.changed
     assert (first.incident.status, first.incident.acknowledged_by) == ("acknowledged", "U0DANNY")
     assert inc.due_escalations(store, WED + timedelta(hours=5), timedelta(minutes=30)) == []
-    manual = inc.escalate(store, i, "U0LAURA", WED + 3 * MIN)
-    assert manual.changed and manual.incident.escalation_level == 1
+    manual = press(store, runbook, i, "U0ANNA", WED + 3 * MIN, (), pressed_by="Anna", acknowledged_by="Danny")
+    assert manual.changed and manual.incident.escalation_level == 2  # Laura: Danny acknowledged, Anna pressed
     assert inc.resolve(store, i, "U0LAURA", datetime(2026, 11, 4, 5, tzinfo=UTC)).incident.sla_met is False
     assert not inc.resolve(store, i, "U0LAURA", WED + 4 * MIN).changed
-    assert not inc.escalate(store, i, "U0LAURA", WED + 5 * MIN).changed
+    assert not press(store, runbook, i, "U0LAURA", WED + 5 * MIN, (), pressed_by="Laura", acknowledged_by=None).changed
     trail = [(a.kind, a.actor) for a in inc.incident_actions(store, i)]
-    assert trail == [("open", "alert"), ("ack", "U0DANNY"), ("escalate", "U0LAURA"), ("resolve", "U0LAURA")]
+    assert trail == [("open", "alert"), ("page", "bot"), ("ack", "U0DANNY"), ("escalate", "U0ANNA"), ("page", "bot"),
+                     ("resolve", "U0LAURA")]
 
 
 def test_store_overrides_change_who_is_paged(store, runbook):
@@ -228,44 +238,49 @@ def test_store_overrides_change_who_is_paged(store, runbook):
     assert i.oncall == "Anna" and i.notify[0] == "Anna"
 
 
-def test_escalation_follows_the_runbook_chain(store, runbook):
-    from bot.alerts.escalation import fire_due, step_of
-
-    i = receive(store, runbook, alert(), WED).incident_id  # team default: 30m, [secondary, admins]
-    assert fire_due(store, runbook, WED + timedelta(minutes=29)) == []
-    assert fire_due(store, runbook, WED + timedelta(minutes=30)) == [i]
-    assert step_of(runbook, inc.get_incident(store, i)) == "secondary"
-    assert fire_due(store, runbook, WED + timedelta(minutes=60)) == [i]
-    assert step_of(runbook, inc.get_incident(store, i)) == "admins"
-    assert fire_due(store, runbook, WED + timedelta(hours=3)) == []
-
-
 def test_each_pipeline_escalates_on_its_own_clock_and_chain(store):
-    from bot.alerts.escalation import fire_due, step_of
     from tests.helpers_runbook import runbook as from_yaml, source_with
 
-    # Growth waits 5 minutes and has three steps; Engagement keeps the team's 30 minutes and two.
-    rb = from_yaml(source_with("      page: [weekdays, weekends]     # standby",
-                               "      page: [weekdays, weekends]\n"
-                               "    escalation: {ack_within: 5m, chain: [secondary, oncall, admins]}\n"
-                               "    # standby"))
+    # Growth waits 5 minutes for a chain of its own; Engagement keeps the team's 30 minutes and chain.
+    rb = from_yaml(source_with("      if_deferral_misses_fix_by: notify_oncall\n",
+                               "      if_deferral_misses_fix_by: notify_oncall\n"
+                               "    escalation: {ack_within: 5m, chain: [secondary, primary]}\n"))
     growth = receive(store, rb, alert("growth"), WED).incident_id
     engagement = receive(store, rb, alert("engagement"), WED).incident_id
-    assert fire_due(store, rb, WED + 4 * MIN) == []
-    assert fire_due(store, rb, WED + 5 * MIN) == [growth]
-    assert fire_due(store, rb, WED + 10 * MIN) == [growth]
-    assert fire_due(store, rb, WED + 30 * MIN) == [growth, engagement]
-    assert step_of(rb, inc.get_incident(store, growth)) == "admins"
+    assert fire_due(store, rb, WED + 4 * MIN, ()) == []
+    assert fire_due(store, rb, WED + 5 * MIN, ()) == [growth]      # secondary Danny was paged: primary Laura
+    assert fire_due(store, rb, WED + 10 * MIN, ()) == [growth]     # the chain ran out: said once
+    assert fire_due(store, rb, WED + 30 * MIN, ()) == [engagement]  # oncall Danny paged: primary Anna
     assert inc.get_incident(store, growth).escalation_level == 3
-    assert fire_due(store, rb, WED + 5 * 60 * MIN) == [engagement]  # Growth's chain is done; Engagement's last step
-    assert fire_due(store, rb, WED + 10 * 60 * MIN) == []
+    assert [r.args["people"] for r in box.items(store, engagement) if r.kind == "escalate"] == [["Anna"]]
+    assert fire_due(store, rb, WED + 5 * 60 * MIN, ()) == [engagement]  # secondary Laura
+    assert fire_due(store, rb, WED + 10 * 60 * MIN, ()) == [engagement]  # admin Danny was paged: ran out
+    assert fire_due(store, rb, WED + 20 * 60 * MIN, ()) == []
 
 
-def test_a_deferred_incident_escalates_from_work_start_not_from_the_night(store, runbook):
-    from bot.alerts.escalation import fire_due
-
+def test_a_deferred_incident_escalates_from_when_its_people_were_told_not_from_the_night(store, runbook):
     friday = datetime(2026, 11, 6, 23, 0, tzinfo=UTC)
     monday_9 = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
     quiet_night = receive(store, runbook, alert("profit", at=friday), friday).incident_id
-    assert fire_due(store, runbook, monday_9 + 29 * MIN) == []
-    assert fire_due(store, runbook, monday_9 + 30 * MIN) == [quiet_night]
+    assert fire_due(store, runbook, friday + 30 * MIN, ()) == []       # nobody was asked yet
+    assert fire_deferred(store, runbook, monday_9, ()) == [quiet_night]
+    assert fire_due(store, runbook, monday_9 + 29 * MIN, ()) == []
+    assert fire_due(store, runbook, monday_9 + 30 * MIN, ()) == [quiet_night]
+    [step] = [r.args for r in box.items(store, quiet_night) if r.kind == "escalate"]
+    assert (step["level"], step["people"], step["how"]) == (1, ["Anna"], "notify")  # Anna is on call; owners told
+
+
+def test_a_work_hours_pipeline_escalates_in_work_hours_only(store, runbook):
+    tuesday_1645 = datetime(2026, 11, 3, 16, 45, tzinfo=UTC)
+    i = receive(store, runbook, alert("profit", at=tuesday_1645), tuesday_1645).incident_id
+    assert inc.get_incident(store, i).notify_mode == "notify"
+    assert fire_due(store, runbook, tuesday_1645 + 30 * MIN, ()) == []   # 17:15: after work hours
+    assert fire_due(store, runbook, tuesday_1645 + 90 * MIN, ()) == []
+    assert fire_due(store, runbook, datetime(2026, 11, 4, 9, tzinfo=UTC), ()) == [i]  # the next work start
+
+
+def test_the_investors_aggregate_escalates_only_by_the_button(store, runbook):
+    monday_noon = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    i = receive(store, runbook, alert("investors", at=monday_noon), monday_noon).incident_id
+    assert fire_due(store, runbook, monday_noon + timedelta(days=3), ()) == []
+    assert press(store, runbook, i, "U0JANE", monday_noon + MIN, (), pressed_by="Jane", acknowledged_by=None).changed

@@ -68,7 +68,7 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     due = occ.subject
     channel = ctx.runbook.team.channels.oncall
     if occ.kind == CHECK:
-        audience, later = ctx.owners_audience(occ.scope, policy.WEEKLY_CHECK)
+        audience, later = ctx.owners_audience(occ.scope, policy.WEEKLY_CHECK, occ.due)
         message = clocks.weekly_check(ctx.runbook, ctx.people, occ.scope, due, ctx.open_incidents, audience)
         return ctx.enqueue(conn, occ, [Post(channel, **message.payload())], not_before=later)
     if (occ.scope, due) in ctx.checks:
@@ -78,7 +78,7 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if state != "sent" or sent_at is None or sent_at >= occ.due:
         return SKIPPED  # the check was never posted, or went out late: this reminder would repeat it
     parent_channel, parent_ts = ctx.delivered(f"{check_key}#0")
-    audience, later = ctx.owners_audience(occ.scope, policy.CHECK_REMINDER)
+    audience, later = ctx.owners_audience(occ.scope, policy.CHECK_REMINDER, occ.due)
     message = clocks.check_reminder(ctx.runbook, ctx.people, occ.scope, due, audience)
     return ctx.enqueue(conn, occ, [Post(parent_channel or channel, **message.payload(), thread_ts=parent_ts)],
                        not_before=later)

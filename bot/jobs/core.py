@@ -142,10 +142,10 @@ class Context:
         return policy.decide(self.runbook, pipeline, kind, at or self.now, self.overrides,
                              state_of(incident) if incident else None)
 
-    def owners_audience(self, pipeline: str, kind: str) -> tuple[policy.Audience, datetime | None]:
-        """A reminder for a pipeline's owners, and when to post it: now, or, outside work hours,
-        at the next start (where the message then mentions them)."""
-        audience = self.audience(pipeline, kind)
+    def owners_audience(self, pipeline: str, kind: str, due: datetime) -> tuple[policy.Audience, datetime | None]:
+        """A reminder for a pipeline's owners, and when to post it: at once when it was due in work
+        hours (a catch-up pass may come later), else at the next start, where it then mentions them."""
+        audience = self.audience(pipeline, kind, at=due)
         if audience.how == "deferred" and audience.until:
             return self.audience(pipeline, kind, at=audience.until), audience.until
         return audience, None

@@ -80,7 +80,7 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
         due = [i for i in ctx.open_incidents if i.pipeline == occ.scope and i.fix_by and i.fix_by <= month_end]
         if not due:
             return SKIPPED
-        audience, later = ctx.owners_audience(occ.scope, policy.MONTH_END)
+        audience, later = ctx.owners_audience(occ.scope, policy.MONTH_END, occ.due)
         message = clocks.month_end(ctx.runbook, ctx.people, occ.scope, month_end, due, audience)
         return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())], not_before=later)
     incident = occ.subject[0] if occ.kind == CHASE else occ.subject
