@@ -89,7 +89,9 @@ def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_s
     post = parent_of(fake_slack, "Growth failed")
     body = texts(post)
     assert post.args["channel"] == "#data-alerts"
-    assert "<@U0LAURA>" in body and "<@U0DANNY>" in body  # primary Laura, secondary and on call Danny
+    # Tuesday 02:30: Danny (on call, also the secondary owner) is paged; the primary owner sleeps.
+    assert "<@U0DANNY>" in body and "<@U0LAURA>" not in body and "*Laura* (primary)" in body
+    assert "Paged by direct message: *Danny*" in body
     assert "Spark task fails with NullPointerException" in body
     assert "required column" in body
     assert "Customercare team" in body and "Data science team" in body
@@ -112,8 +114,17 @@ def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_s
     assert "Resolved" in texts(replies[-1]) and "<@" not in texts(replies[-1])
     assert "within its SLA" in texts(replies[-1])
     assert "Resolved" in texts(updates(fake_slack, post, 2)[-1])
-    tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts") and "Growth failed" in texts(c)]
+    tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts") and "Growth failed" in texts(c)
+            and c.args["channel"] == "#data-alerts"]
     assert len(tops) == 1
+    # The page: one direct message to Danny, linking to the thread, with Acknowledge; edited once resolved.
+    [dm] = [c for c in fake_slack.of("chat.postMessage") if c.args["channel"] == "U0DANNY"]
+    assert "Spark task fails with NullPointerException" in texts(dm) and "fake.slack.com/archives" in texts(dm)
+    assert [e["action_id"] for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]] == \
+        ["incident_ack"]
+    edits = fake_slack.wait_for("chat.update", wanted=lambda c: c.args["channel"] == "U0DANNY")
+    assert "resolved" in edits[-1].args["text"] and '"actions"' not in json.dumps(edits[-1].args["blocks"])
+    assert len([c for c in fake_slack.of("chat.postMessage") if c.args["channel"].startswith("U")]) == 1
 
 
 def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_slack):
@@ -123,7 +134,7 @@ def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_
     parent = parent_of(fake_slack, "Profit failed")
     assert "<@" not in parent.args["text"] and "<@" not in json.dumps(parent.args["blocks"])
     assert "verified by an accountant" in texts(parent)
-    assert "pinged at" in texts(parent)
+    assert "will be told" in texts(parent) and "handled in work hours only" in texts(parent)
     bot.portal.call(incident_clocks, bot.runtime)  # Saturday: nothing is due yet
     import time
 
@@ -157,7 +168,8 @@ def test_rate_limited_post_is_delivered_once(bot, fake_slack):
     parent_of(fake_slack, "Engagement failed", timeout=15)
     attempts = [c.status for c in fake_slack.calls if c.method == "chat.postMessage"]
     assert attempts[0] == 429
-    tops = [c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)]
+    tops = [c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)
+            and c.args["channel"] == "#data-alerts"]
     assert len(tops) == 1
 
 

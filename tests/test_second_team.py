@@ -117,8 +117,8 @@ def test_who_on_a_working_sunday(team):
     assert out["oncall"] == {**out["oncall"], "person": "Noa", "since": "2026-09-27T07:00:00Z",
                              "until": "2026-10-04T07:00:00Z", "next": "Avi"}
     assert out["pipelines"]["billing"] == {**out["pipelines"]["billing"], "mode": "page", "notify": ["Noa", "Avi"],
-                                           "deferred_until": None}
-    assert out["pipelines"]["forecast"]["mode"] == "page"  # work hours: the owners are mentioned
+                                           "paged": ["Noa"], "deferred_until": None}
+    assert out["pipelines"]["forecast"]["mode"] == "notify"  # work hours: the owners are mentioned
     assert out["pipelines"]["forecast"]["notify"] == ["Avi", "Dana"]
 
 
@@ -126,17 +126,19 @@ def test_rosh_hashanah_sunday_is_a_holiday(team):
     out = cli(team, "who", "--json", "--at", "2026-09-13T08:00Z")  # Sunday, but Rosh Hashanah
     assert out["oncall"]["person"] == "Avi"
     assert out["pipelines"]["billing"]["mode"] == "deferred"
-    assert out["pipelines"]["billing"]["deferred_until"] == "2026-09-14T06:00:00Z"
+    # Told when paging resumes: Monday 00:00 IDT, a working day (the owners would wait for 09:00).
+    assert out["pipelines"]["billing"]["deferred_until"] == "2026-09-13T21:00:00Z"
+    assert out["pipelines"]["billing"]["notify"] == ["Avi"]
 
 
 def test_who_on_their_weekend(team):
     # Friday 2026-09-18 15:00 IDT is the weekend: billing pages only on working days.
     out = cli(team, "who", "--json", "--at", "2026-09-18T12:00Z")
     billing = out["pipelines"]["billing"]
-    assert (billing["mode"], billing["notify"]) == ("deferred", ["Noa", "Avi"])
-    assert billing["deferred_until"] == "2026-09-20T06:00:00Z"  # Sunday 09:00 IDT
+    assert (billing["mode"], billing["notify"]) == ("deferred", ["Avi"])
+    assert billing["deferred_until"] == "2026-09-19T21:00:00Z"  # Sunday 00:00 IDT, a paging day
     clickstream = out["pipelines"]["clickstream"]
-    assert (clickstream["mode"], clickstream["notify"]) == ("page", ["Avi", "Dana"])
+    assert (clickstream["mode"], clickstream["notify"]) == ("page", ["Avi"])  # not work hours: owners sleep
     assert out["pipelines"]["forecast"] == {**out["pipelines"]["forecast"], "mode": "quiet", "notify": []}
 
 
@@ -144,7 +146,7 @@ def test_who_on_yom_kippur(team):
     out = cli(team, "who", "--json", "--at", "2026-09-21T09:00Z")  # Monday, a public holiday in IL
     assert out["oncall"]["person"] == "Dana"
     assert out["pipelines"]["billing"]["mode"] == "deferred"
-    assert out["pipelines"]["billing"]["deferred_until"] == "2026-09-22T06:00:00Z"
+    assert out["pipelines"]["billing"]["deferred_until"] == "2026-09-21T21:00:00Z"  # Tuesday 00:00 IDT
     assert out["pipelines"]["clickstream"]["mode"] == "page"
 
 
@@ -153,7 +155,7 @@ def test_who_with_the_yaml_override(team):
     out = cli(team, "who", "--json", "--at", "2026-10-13T20:00Z")
     assert out["oncall"] == {**out["oncall"], "person": "Avi", "since": "2026-10-13T15:00:00Z",
                              "until": "2026-10-14T07:00:00Z", "next": "Dana"}
-    assert out["pipelines"]["clickstream"]["notify"] == ["Avi", "Dana"]
+    assert out["pipelines"]["clickstream"]["notify"] == ["Avi"]
 
 
 def test_schedule_keeps_the_local_handoff_across_dst(team):

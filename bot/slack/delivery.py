@@ -139,10 +139,10 @@ class Delivery:
             msg = await render.parent(rt.runbook, people, incident)
             return await self._call("chat.postMessage", {"channel": channel, **msg.payload(), "metadata": mark,
                                                          "unfurl_links": False, "unfurl_media": False})
+        if item.kind == "page":  # after the post when there is one; a page never waits on a lost channel
+            return await self._page(incident, item)
         if not incident.slack_ts:
             raise NotYet(f"incident {incident.id} has no parent message yet")
-        if item.kind == "page":
-            return await self._page(incident, item)
         replies = []
         if item.kind == "repeat" and await self._repeat_replies(incident) < SUMMARY_REPLIES:
             replies.append(render.repeat_reply(incident))
