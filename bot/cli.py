@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-url")
     p.add_argument("--url", default=None, help="bot base URL (default http://127.0.0.1:$PORT)")
     p.add_argument("--token", help="bearer token (default $ALERTS_TOKEN)")
+    p = command("policy", cmd_policy, "who hears what, when: the runbook's paging rules as a Markdown table")
+    p.add_argument("--table", action="store_true", help="the table (the only form, for now)")
+    p.add_argument("--from", dest="start", help="first day to look for each situation (default today)")
+    p.add_argument("--kind", action="append", choices=sorted(KINDS), help="message kind (repeatable; default: "
+                   "first alert, SLA missed, fix deadline missed, escalation)")
     p = command("serve", cmd_serve, "run the bot: Slack app, alert webhooks, health and metrics")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, help="default: $PORT or 3000")
@@ -315,6 +320,19 @@ def cmd_triage(args) -> int:
     left = a.deadlines.left(at)
     print(f"  Data ready   {when(rb, a.deadlines.data_ready_by)}  ({span(left['data_ready_by'])})")
     print(f"  Fix by       {when(rb, a.deadlines.fix_by)}  ({span(left['fix_by'])})")
+    return 0
+
+
+KINDS = ("open", "sla_breach", "fix_chase", "fix_chase_last", "fix_breach", "deferred_ping", "escalation",
+         "month_end", "weekly_check")
+
+
+def cmd_policy(args) -> int:
+    from bot.policytable import markdown
+
+    loaded = _load(args)
+    start = _instant(args.start, loaded).astimezone(loaded.runbook.tz).date()
+    print(markdown(loaded.runbook, start, args.kind or ["open", "sla_breach", "fix_breach", "escalation"]), end="")
     return 0
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -72,17 +74,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+FAKETIME = shutil.which("faketime")  # Debian's libfaketime: `serve` as a process with its clock moved
+
+
 class Served:
-    def __init__(self, env: dict[str, str], cwd: Path):
+    def __init__(self, env: dict[str, str], cwd: Path, at: datetime | None = None, wait: bool = True):
+        """`at`: the process's clock starts there (UTC) and runs on, through libfaketime. `wait=False`
+        returns at once (call `wait_ready`), so that several processes start side by side."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
         full_env |= env | {"PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         self.stdout_path = cwd / f"serve-{self.port}.out"
         self.stderr_path = cwd / f"serve-{self.port}.err"
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"], cwd=cwd,
-                                     env=full_env, stdout=self.stdout_path.open("w"), stderr=self.stderr_path.open("w"))
-        self.wait_ready()
+        command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+        if at is not None:
+            if not FAKETIME:
+                pytest.skip("faketime is not installed (Debian package faketime; .ci/run installs it)")
+            command = [FAKETIME, "-f", f"@{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}", *command]
+            full_env["TZ"] = "UTC"
+        self.at, self.started = at, time.monotonic()
+        self.proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=self.stdout_path.open("w"),
+                                     stderr=self.stderr_path.open("w"))
+        if wait:
+            self.wait_ready()
+
+    def now(self) -> datetime:
+        """The process's clock (to sign Slack requests with a timestamp it accepts)."""
+        if self.at is None:
+            return datetime.now(UTC)
+        return self.at + timedelta(seconds=time.monotonic() - self.started)
 
     def wait_ready(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
@@ -118,8 +139,8 @@ def serve(tmp_path):
     """`serve(fake, **env)` starts `oncall-bot serve` as a subprocess and returns it once /healthz answers."""
     started: list[Served] = []
 
-    def start(fake: FakeSlack | None, **extra) -> Served:
-        served = Served(bot_env(fake, tmp_path, **extra), tmp_path)
+    def start(fake: FakeSlack | None, at: datetime | None = None, wait: bool = True, **extra) -> Served:
+        served = Served(bot_env(fake, tmp_path, **extra), tmp_path, at, wait)
         started.append(served)
         return served
 

@@ -187,7 +187,8 @@ def test_rate_limited_longer_than_the_client_retries_is_rescheduled_and_delivere
         assert time.monotonic() < deadline, row
         time.sleep(0.05)  # Slack has answered; the worker records it a moment later
     assert row.attempts >= 1  # refused by the client, retried by the outbox
-    assert len([c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)]) == 1
+    assert len([c for c in fake_slack.of("chat.postMessage") if "Engagement failed" in texts(c)
+                and c.args["channel"] == "#data-alerts"]) == 1
 
 
 def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):

@@ -70,6 +70,9 @@ def test_rows_of_one_incident_go_out_in_order_and_the_parent_ts_is_kept(store, r
     assert (i.slack_channel, i.slack_ts) == ("C0ALERTS", "1730687400.000100")
     box.mark_sent(store, claimed[0].id, {"ok": True, "channel": "C0ALERTS", "ts": "2.0"}, T0)
     assert inc.get_incident(store, incident).slack_ts == "1730687400.000100"  # the first parent message stays
+    [page] = box.claim_due(store, T0 + 3 * SEC)  # the on-call person's page, after the post it links to
+    assert page.kind == "page"
+    box.mark_sent(store, page.id, {"ok": True, "channel": "D0DANNY", "ts": "3.0"}, T0)
     assert [i.kind for i in box.claim_due(store, T0 + 3 * SEC)] == ["repeat"]
 
 

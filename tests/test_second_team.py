@@ -179,8 +179,8 @@ def test_triage(team):
     assert out["pipeline"] == "billing"
     assert out["matched"]["title"] == "Webhook backlog"
     assert out["matched"]["pattern"] == "webhook backlog"
-    # Wednesday 02:00 IDT is a working day: Avi (on call) is paged.
-    assert (out["mode"], out["notify"]) == ("page", ["Avi", "Noa"])
+    # Wednesday 02:00 IDT is a working day: Avi (on call) is paged; the owner Noa is not woken.
+    assert (out["mode"], out["notify"], out["paged"]) == ("page", ["Avi"], ["Avi"])
     assert out["deadlines"] == {"data_ready_by": "2026-09-16T01:00:00Z", "fix_by": "2026-09-16T00:00:00Z"}
 
 

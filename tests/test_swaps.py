@@ -165,7 +165,9 @@ def test_an_alert_on_annas_tuesday_pages_laura(bot):
                         headers={"Authorization": "Bearer alerts-secret"})
     assert response.status_code == 202
     alert = wait_posts(bot, lambda c: c.args.get("channel") == "#data-alerts")[0]
-    assert "<@U0LAURA>" in texts(alert) and "<@U0ANNA>" in texts(alert)  # on call, and Engagement's owner
+    # Laura covers: she is paged; Anna, Engagement's owner, is named but not woken at 02:00.
+    assert "<@U0LAURA>" in texts(alert) and "<@U0ANNA>" not in texts(alert) and "*Anna* (primary)" in texts(alert)
+    assert wait_posts(bot, lambda c: c.args.get("channel") == "U0LAURA")
 
 
 def test_the_requester_cannot_take_their_own_request_and_a_second_taker_is_too_late(bot):
