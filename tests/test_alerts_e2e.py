@@ -196,15 +196,22 @@ def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
                         headers=AUTH).json()["incident"]
     parent = parent_of(fake_slack, "Engagement failed")
 
-    def click(action):
-        body = action_body(action, str(incident), user_id="U0ANNA", response_url=fake_slack.url + "response")
+    def click(action, user="U0ANNA"):
+        body = action_body(action, str(incident), user_id=user, response_url=fake_slack.url + "response")
         assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
 
     click("incident_ack")
     assert "Acknowledged by <@U0ANNA>" in texts(updates(fake_slack, parent, 1)[-1])
+    # Escalate after an acknowledgement: it says who pressed it and that Anna is on it, and passes over
+    # both of them and Danny (on call and admin, already paged): nobody is left, and it says so.
+    click("incident_escalate", user="U0LAURA")
+    step = thread(fake_slack, parent, 1)[-1]
+    assert "by *Laura* (acknowledged by *Anna*)" in step.args["text"]
+    assert "everyone in the escalation chain has been told already" in step.args["text"]
+    assert "<@U0ANNA>" not in step.args["text"] and "<@U0LAURA>" not in step.args["text"]
     click("incident_resolve")
-    assert "Resolved by <@U0ANNA>" in texts(updates(fake_slack, parent, 2)[-1])
-    reply = thread(fake_slack, parent, 1)[-1]
+    assert "Resolved by <@U0ANNA>" in texts(updates(fake_slack, parent, 3)[-1])
+    reply = thread(fake_slack, parent, 2)[-1]
     assert "Resolved by *Anna*" in reply.args["text"] and "<@" not in reply.args["text"]
     from bot.store.incidents import incident_actions
 
@@ -344,7 +351,8 @@ def test_an_oncall_escalation_step_mentions_who_is_on_call_now(database_url, fak
     from bot.store.overrides import add_override
 
     path = tmp_path / "oncall-chain.yaml"
-    path.write_text(real_people_runbook.read_text().replace("chain: [secondary, admins]", "chain: [oncall, admins]"))
+    path.write_text(real_people_runbook.read_text().replace("chain: [oncall, primary, secondary, admins]",
+                                                                  "chain: [oncall, admins]"))
     fake_slack.users_by_email.update(ROTATION_EMAILS)
     bot = make_app(fake_slack, runbook=path, DATABASE_URL=database_url)
     bot.clock = bot.runtime.clock = ShiftedClock(WEEKDAY_NIGHT)

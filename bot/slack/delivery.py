@@ -46,6 +46,10 @@ class NotYet(Exception):
     """The row needs something that is not there yet (the parent message of its thread)."""
 
 
+class Stopping(Exception):
+    """The worker is stopping: a row still waiting for its channel's slot is handed back, not sent."""
+
+
 class Delivery:
     def __init__(self, rt: Runtime, batch: int = 5):
         # A small batch: rows are sent at one call per second per channel under one lease, and a
@@ -55,6 +59,7 @@ class Delivery:
         self._wake = asyncio.Event()
         self._channel_ids: dict[str, str] = {}  # "#name" → the ID Slack answered with
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
@@ -76,18 +81,27 @@ class Delivery:
                 self._wake.clear()
 
     def stop(self) -> None:
+        """Finish the call in flight; rows still waiting for a slot go back to the queue at once
+        (a shutdown does not wait out the pacing of a whole batch)."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def drain_once(self) -> int:
         items = await self.rt.db(outbox.claim_due, self.rt.clock(), self.batch)
         for item in items:
+            if self._stopping:
+                break
             await self._deliver(item)
+        if self._stopping:
+            await self.rt.db(outbox.release, outbox.WORKER)
         return len(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
         try:
             result = await self._send(item)
+        except Stopping:
+            return  # handed back by drain_once
         except NotYet as err:
             if await self.rt.db(_parent_given_up, item.incident_id):
                 log.error("giving up on outbox row %s (%s): its incident's message was never posted", item.id, item.kind)
@@ -247,7 +261,12 @@ class Delivery:
             start = await self.rt.db(pacing.take_slot, key, self.rt.clock(), timedelta(seconds=CHANNEL_INTERVAL))
             wait = (start - self.rt.clock()).total_seconds()
             if wait > 0:
-                await asyncio.sleep(wait)
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), timeout=wait)
+                except asyncio.TimeoutError:
+                    pass
+                else:
+                    raise Stopping()
         response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
         if response.get("channel") and response["channel"] != channel:
             self._channel_ids[channel] = response["channel"]

@@ -3,6 +3,7 @@ outbox edit the message. Clicks from another workspace are refused."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -51,8 +52,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         pressed_by = await rt.directory.person_of(user)
         acker = current.acknowledged_by
         acknowledged_by = await rt.directory.person_of(acker) if acker else None
-        return await rt.db(escalation.press, rt.runbook, incident_id, user, rt.clock(), rt.overrides(),
-                           pressed_by=pressed_by, acknowledged_by=acknowledged_by)
+        press = functools.partial(escalation.press, pressed_by=pressed_by, acknowledged_by=acknowledged_by)
+        return await rt.db(press, rt.runbook, incident_id, user, rt.clock(), rt.overrides())
 
     for action_id in (*ACTIONS, "incident_escalate"):
         app.action(action_id)(on_click)
