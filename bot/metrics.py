@@ -20,7 +20,7 @@ class Metrics:
         self.outbox = Gauge("oncall_outbox_rows", "Slack deliveries in the outbox by state (due: pending and due now)",
                             ["state"], registry=self.registry)
         self.pages = Counter("oncall_pages", "Pages by direct message, by pipeline, message kind and outcome "
-                             "(sent, or undeliverable: Slack does not know the person)",
+                             "(sent; undeliverable: Slack does not know the person; not_needed: acknowledged first)",
                              ["pipeline", "kind", "outcome"], registry=self.registry)
         self.slack_errors = Counter("oncall_slack_api_errors", "Slack Web API errors by method and error code",
                                     ["method", "error"], registry=self.registry)

@@ -221,3 +221,34 @@ def test_schema_is_json_schema_of_the_file():
     assert {"team", "people", "rotations", "pipelines"} <= set(schema["properties"])
     assert set(schema["required"]) >= {"team", "people", "pipelines"}
     assert "Pipeline" in schema["$defs"] and schema["$defs"]["Pipeline"]["additionalProperties"] is False
+
+
+def test_an_unknown_deferral_choice_names_the_accepted_ones(tmp_path):
+    text = source_with("if_deferral_misses_fix_by: notify_oncall", "if_deferral_misses_fix_by: wake_everyone")
+    assert_error(tmp_path, text, line_of(text, "wake_everyone"), "pipelines.growth.on_call.if_deferral_misses_fix_by",
+                 "'defer'", "'notify_oncall'", "'page_oncall'")
+
+
+def test_an_unknown_escalation_step_is_an_error(tmp_path):
+    text = source_with("chain: [oncall, primary, secondary, admins]", "chain: [oncall, manager]")
+    assert_error(tmp_path, text, line_of(text, "chain: [oncall, manager]"), "team.escalation.chain")
+
+
+def test_a_chain_that_cannot_reach_anyone_new_is_a_warning_with_its_line(tmp_path):
+    text = source_with("chain: [oncall, primary, secondary, admins]", "chain: [secondary, admins]")
+    path, done = validate(tmp_path, text)
+    assert done.returncode == 0, done.stderr
+    [warning] = [w for w in done.stdout.splitlines() if "cannot reach anyone new" in w]
+    assert warning.startswith(f"warning: {path}:{line_of(text, 'chain: [secondary, admins]')}: team.escalation")
+    assert "'profit'" in warning and "add oncall" in warning
+    assert "cannot reach anyone new" not in run_cli("validate", str(SOURCE_RUNBOOK)).stdout
+
+
+def test_policy_table_for_the_shipped_runbook():
+    done = run_cli("--runbook", str(SOURCE_RUNBOOK), "policy", "--table", "--from", "2026-12-01")
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.split("\n\n")[0]  # a failure's first alert
+    assert "| Profit | notify: Danny, Jane | deferred until Tue 09:00: Danny, Jane |" in first
+    assert "| Engagement | page: on call, Anna, Laura (DM) | page: on call (DM) |" in first
+    assert "holiday (Thu 24 Dec 03:00 UTC)" in first
+    assert "none: only the Escalate button escalates" in done.stdout  # the investors' aggregate

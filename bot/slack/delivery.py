@@ -189,6 +189,9 @@ class Delivery:
         be woken: that is recorded (and counted), and their mention in the channel stays."""
         person = item.args.get("person")
         pipeline = incident.pipeline if incident.known else "unknown"
+        if incident.status != "open":  # acknowledged or resolved while the page waited: nobody to wake
+            self.rt.metrics.pages.labels(pipeline, item.args.get("kind", ""), "not_needed").inc()
+            return {"not_needed": incident.status}
         user_id = await self.rt.directory.slack_id(person) if person else None
         if not user_id:
             log.warning("cannot page %s for incident %s: no Slack user", person, incident.id)

@@ -172,7 +172,7 @@ async def resolve_reply(people: Directory, incident: Incident) -> Message:
 
 
 MEANWHILE = {"sla_breach": "SLA missed", "fix_chase": "fix deadline near", "fix_chase_last": "fix deadline near",
-             "fix_breach": "fix deadline missed", "escalation": "escalation held back"}
+             "fix_breach": "fix deadline missed"}
 
 
 async def deferred_ping(runbook: Runbook, people: Directory, incident: Incident, args: dict) -> Message:
@@ -188,8 +188,11 @@ async def deferred_ping(runbook: Runbook, people: Directory, incident: Incident,
     blocks = [section(text)]
     if lines:
         blocks.append(section("*Meanwhile:*\n" + "\n".join(f"• {line}" for line in lines)))
-    blocks.append(context(escape(args.get("reason") or "")))
-    return message(text, blocks)
+    return message(text, blocks + _why(args))
+
+
+def _why(args: dict) -> list:
+    return [context(escape(args["reason"]))] if args.get("reason") else []
 
 
 async def escalation(people: Directory, incident: Incident, args: dict) -> Message:
@@ -210,7 +213,7 @@ async def escalation(people: Directory, incident: Incident, args: dict) -> Messa
         who = " ".join(people.mention(n) for n in names)
         how = " (paged by direct message)" if args.get("how") == "page" else ""
         text = f":rotating_light: Escalated (level {args.get('level')}) {actor}; this failure is {state}. {who}{how}"
-    return message(text, [section(text), context(escape(args.get("reason") or ""))])
+    return message(text, [section(text), *_why(args)])
 
 
 def _cause(runbook: Runbook, incident: Incident) -> Match | None:
