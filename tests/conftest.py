@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import glob
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -74,7 +74,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-FAKETIME = shutil.which("faketime")  # Debian's libfaketime: `serve` as a process with its clock moved
+# Debian's libfaketime, preloaded into `serve` itself (the `faketime` command forks, and its child
+# would outlive a terminate): the process's clock starts at a chosen instant and runs on.
+LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))), None)
 
 
 class Served:
@@ -89,10 +91,10 @@ class Served:
         self.stderr_path = cwd / f"serve-{self.port}.err"
         command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
         if at is not None:
-            if not FAKETIME:
-                pytest.skip("faketime is not installed (Debian package faketime; .ci/run installs it)")
-            command = [FAKETIME, "-f", f"@{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}", *command]
-            full_env["TZ"] = "UTC"
+            if not LIBFAKETIME:
+                pytest.skip("libfaketime is not installed (Debian package faketime; .ci/run installs it)")
+            full_env |= {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": f"@{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                         "TZ": "UTC"}
         self.at, self.started = at, time.monotonic()
         self.proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=self.stdout_path.open("w"),
                                      stderr=self.stderr_path.open("w"))
