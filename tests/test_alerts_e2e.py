@@ -113,7 +113,10 @@ def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_s
     replies = thread(fake_slack, post, 2)
     assert "Resolved" in texts(replies[-1]) and "<@" not in texts(replies[-1])
     assert "within its SLA" in texts(replies[-1])
-    assert "Resolved" in texts(updates(fake_slack, post, 2)[-1])
+    resolved = texts(updates(fake_slack, post, 2)[-1])
+    assert "Resolved" in resolved
+    # The record stays: the error and the likely cause are still on the resolved message.
+    assert "NullPointerException" in resolved and "required column" in resolved
     tops = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts") and "Growth failed" in texts(c)
             and c.args["channel"] == "#data-alerts"]
     assert len(tops) == 1
@@ -210,9 +213,12 @@ def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
     assert "everyone in the escalation chain has been told already" in step.args["text"]
     assert "<@U0ANNA>" not in step.args["text"] and "<@U0LAURA>" not in step.args["text"]
     click("incident_resolve")
-    assert "Resolved by <@U0ANNA>" in texts(updates(fake_slack, parent, 3)[-1])
+    final = updates(fake_slack, parent, 3)[-1]
+    assert "Resolved by <@U0ANNA>" in texts(final)
+    assert '"actions"' not in json.dumps(final.args["blocks"])  # no log link, nothing left to press: no buttons
     reply = thread(fake_slack, parent, 2)[-1]
     assert "Resolved by *Anna*" in reply.args["text"] and "<@" not in reply.args["text"]
+    assert "SLA" not in reply.args["text"] and "ready" not in reply.args["text"]  # by hand: nothing about the data
     from bot.store.incidents import incident_actions
 
     actions = [(a.kind, a.actor) for a in incident_actions(bot.runtime.store, incident)]
@@ -256,6 +262,13 @@ def test_unknown_pipeline_is_posted_and_routed_to_on_call(bot, fake_slack):
     assert response.status_code == 202
     post = parent_of(fake_slack, "payroll-export (unknown pipeline)")
     assert "<@U0DANNY>" in texts(post)  # Danny is on call
+
+
+def test_an_incomplete_pipelines_alert_says_what_its_runbook_lacks(bot, fake_slack):
+    bot.post("/alerts", json={"pipeline": "experiments", "status": "failed", "error": "boom"}, headers=AUTH)
+    post = parent_of(fake_slack, "Aggregate data for experiments team failed")
+    assert "The runbook is incomplete for this pipeline: no description, owners, schedule" in texts(post)
+    assert "run `" not in texts(post)  # no run id was given: none is shown
 
 
 def test_alertmanager_firing_then_resolved(bot, fake_slack):

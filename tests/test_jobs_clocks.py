@@ -177,3 +177,15 @@ def test_a_bot_down_for_days_still_breaches_the_deadline_and_posts_the_weekly_ch
     # The investors' Monday 10:00 check is still owed until next Monday's: posted late, once.
     assert "weekly_check:investors:2026-11-16T10:00:00Z" in result.sent
     assert not [k for k in tick(store, rb, at(2026, 11, 19, 12, 1)).sent if k.startswith("weekly_check")]
+
+
+def test_a_resolve_by_hand_is_not_data_ready_and_the_sla_is_still_watched(store):
+    rb = source()
+    start(store)
+    opened = receive(store, rb, alert("growth", "failed", at(2026, 11, 10, 1, 30), "NullPointerException"),
+                     at(2026, 11, 10, 1, 30))
+    assert resolve(store, opened.incident_id, "U0LAURA", at(2026, 11, 10, 2)).incident.sla_met is None
+    result = tick(store, rb, at(2026, 11, 10, 4, 0))
+    assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent  # no success was reported by 04:00
+    breach = [i for i in list_incidents(store, open_only=True) if i.pipeline == "growth"]
+    assert len(breach) == 1 and "SLA breach" in breach[0].error

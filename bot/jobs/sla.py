@@ -2,7 +2,8 @@
 
 For each day, the runs that must be ready by that day's `data_ready_by` (UTC) are the cron runs in
 the 24 h before it; the first of them starts the watch. At the deadline:
-- a success reported since that run (or an incident of the run resolved in time): nothing;
+- a success reported since that run (or an incident of the run resolved in time by a success
+  report; a resolve by hand says nothing about the data): nothing;
 - an open incident of the run: a breach reply in its thread, naming the downstream teams to tell,
   mentioning whom the policy names at that hour (postponed until the thread's parent is posted);
 - nothing at all: an SLA-breach incident opened through intake like a failure (same policy);
@@ -59,8 +60,9 @@ def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -
     names = _names(ctx)
     if any(names.get(raw) == pipeline and run <= at <= deadline for raw, at in ctx.successes):
         return True
-    return any(i.pipeline == pipeline and run <= i.run_at <= deadline and i.status == "resolved"
-               and i.resolved_at and i.resolved_at <= deadline for i in ctx.run_incidents)
+    # A success that resolved the run's incident counts; a resolve by hand says nothing about the data.
+    return any(i.pipeline == pipeline and run <= i.run_at <= deadline and i.sla_met is True
+               for i in ctx.run_incidents)
 
 
 def _arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
@@ -68,7 +70,7 @@ def _arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime
     names = _names(ctx)
     late = [at for raw, at in ctx.successes if names.get(raw) == pipeline and deadline < at <= ctx.now]
     late += [i.resolved_at for i in ctx.run_incidents if i.pipeline == pipeline and run <= i.run_at <= deadline
-             and i.status == "resolved" and i.resolved_at and deadline < i.resolved_at <= ctx.now]
+             and i.sla_met is False and i.resolved_at and deadline < i.resolved_at <= ctx.now]
     return min(late, default=None)
 
 

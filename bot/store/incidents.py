@@ -84,17 +84,20 @@ def ack(db: Db, incident_id: int, user: str, now: datetime) -> Change:
 
 def resolve(db: Db, incident_id: int, user: str, now: datetime, *, data_at: datetime | None = None,
             via: str = "button") -> Change:
-    """Resolve an unresolved incident and record whether the data arrived by its SLA time.
+    """Resolve an unresolved incident; with a success report, record whether the data arrived by its
+    SLA time.
 
-    `data_at` is when the data became ready (a success alert's time); a person resolving by hand
-    leaves it to `now`. The outbox row asks for a quiet thread reply and an edited parent.
+    `data_at` is when the data became ready (a success alert's time). A person resolving by hand says
+    nothing about the data: the SLA stays unknown (`sla_met` None) and the SLA watch goes on waiting
+    for that run's success. The outbox row asks for a quiet thread reply and an edited parent.
     """
     with tx(db) as conn:
         current = _locked(conn, incident_id)
         if current is None or current.status == "resolved":
             return Change(current, False)
         ready = data_at or now
-        sla_met = None if current.data_ready_by is None else ready <= current.data_ready_by
+        known = data_at is not None and current.data_ready_by is not None
+        sla_met = ready <= current.data_ready_by if known else None
         conn.execute(update(incidents).where(incidents.c.id == incident_id)
                      .values(status="resolved", open_key=None, resolved_by=user, resolved_at=ready, sla_met=sla_met))
         record_action(conn, incident_id, "resolve", user, now, {"via": via, "sla_met": sla_met})

@@ -62,4 +62,4 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         await ack()  # link buttons still send an action; nothing to do
 
     app.action("incident_logs")(ack_only)
-    app.action("incident_noop")(ack_only)
+    app.action("incident_noop")(ack_only)  # the old "Runbook" button on messages posted before it went

@@ -8,7 +8,7 @@ names the pipeline and the check's occurrence, so a click is recorded against th
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
@@ -77,7 +77,7 @@ def fix_chase(runbook: Runbook, people, incident: Incident, audience: Audience) 
 
 def fix_breach(runbook: Runbook, people, incident: Incident, audience: Audience) -> Message:
     blocks = [section(f":red_circle: *Fix deadline missed*: {escape(_name(runbook, incident.pipeline))} "
-                      f"#{incident.id} was due fixed by {date_token(incident.fix_by)}. {_who(people, audience)}"),
+                      f"#{incident.id} was due to be fixed by {date_token(incident.fix_by)}. {_who(people, audience)}"),
               *_why(audience)]
     return message(f"Fix deadline missed: {_name(runbook, incident.pipeline)} #{incident.id} "
                    f"was due {_utc(incident.fix_by)}", blocks)
@@ -88,11 +88,13 @@ def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, i
     spec = runbook.pipelines.get(pipeline)
     who = _who(people, audience)
     why = "".join(f" {escape(note)}" for note in (spec.sla.notes if spec and spec.sla else []))
-    blocks = [header(f"Month end: {_name(runbook, pipeline)}"),
-              section(f"{who + ': ' if who else ''}These incidents must be fixed before the month ends {date_token(month_end_at)}."
-                      f"{why}\n" + bullet_list(incident_lines(runbook, incidents))), *_why(audience)]
-    return message(f"Month end {_utc(month_end_at)}: {len(incidents)} open {_name(runbook, pipeline)} "
-                   f"incident(s) to fix first", blocks)
+    month = f"{(month_end_at - timedelta(seconds=1)).astimezone(runbook.tz):%B %Y}"  # the month that ends
+    blocks = [header(f"End of {month}: {_name(runbook, pipeline)}"),
+              section(f"{who + ': ' if who else ''}These incidents must be fixed before {month} ends "
+                      f"({date_token(month_end_at)}).{why}\n" + bullet_list(incident_lines(runbook, incidents))),
+              *_why(audience)]
+    return message(f"End of {month}: {len(incidents)} open {_name(runbook, pipeline)} incident(s) to fix "
+                   f"by {_utc(month_end_at)}", blocks)
 
 
 def check_value(pipeline: str, due: datetime) -> str:

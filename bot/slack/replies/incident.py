@@ -71,13 +71,15 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
     count = f" · seen {incident.alert_count} times" if incident.alert_count > 1 else ""
     blocks = [section(f"*{title(runbook, incident)} failed* · {state}{count}")]
 
-    if incident.status != "resolved":
-        blocks.append(section(_excerpt(incident.error, match.line if match else None)))
-        if match:
-            blocks.append(section(f"*Likely cause: {escape(match.title)}*\n{escape(match.remediation)}"))
-        else:
-            hint = f"`/runbook {incident.pipeline}`" if incident.known else "`/runbook` to list the known pipelines"
-            blocks.append(section(f"*No known issue matched.* See {hint}."))
+    # A resolved incident keeps what happened: the error and the cause stay on the record.
+    blocks.append(section(_excerpt(incident.error, match.line if match else None)))
+    if match:
+        blocks.append(section(f"*Likely cause: {escape(match.title)}*\n{escape(match.remediation)}"))
+    else:
+        hint = f"`/runbook {incident.pipeline}`" if incident.known else "`/runbook` to list the known pipelines"
+        blocks.append(section(f"*No known issue matched.* See {hint}."))
+    if spec and (missing := spec.missing()):
+        blocks.append(context(f"The runbook is incomplete for this pipeline: no {', '.join(missing)}."))
     who_lines = []
     if owners:
         roles = ["primary", "secondary"]
@@ -94,9 +96,10 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
         pairs.append(("Check with / tell", f"{escape(', '.join(spec.upstream)) or '-'} / "
                                            f"{escape(', '.join(spec.downstream)) or '-'}"))
     blocks.append(fields(pairs))
-    blocks.append(_buttons(incident))
-    blocks.append(context(f"Incident {incident.id} · run `{escape(incident.run_id or '-')}` · "
-                          f"opened {date_token(incident.opened_at)}"))
+    if buttons := _buttons(incident):
+        blocks.append(buttons)
+    run = f" · run `{escape(incident.run_id)}`" if incident.run_id else ""
+    blocks.append(context(f"Incident {incident.id}{run} · opened {date_token(incident.opened_at)}"))
 
     fallback = f"{title(runbook, incident)} failed ({incident.status})"
     if match:
@@ -126,7 +129,8 @@ def _told_line(people: Directory, incident: Incident) -> str:
     return f"Posted quietly: nobody is mentioned. _{reason}_"
 
 
-def _buttons(incident: Incident) -> ActionsBlock:
+def _buttons(incident: Incident) -> ActionsBlock | None:
+    """Only buttons that do something: a resolved incident without a log link has none."""
     value = str(incident.id)
     elements = []
     if incident.status == "open":
@@ -137,9 +141,7 @@ def _buttons(incident: Incident) -> ActionsBlock:
     if incident.log_url and incident.log_url.startswith(("https://", "http://")) and len(incident.log_url) <= 3000:
         # A URL button is never parsed as mrkdwn, so a hostile URL cannot disguise itself as a link label.
         elements.append(ButtonElement(text="View logs", action_id="incident_logs", url=incident.log_url))
-    if not elements:
-        elements.append(ButtonElement(text="Runbook", action_id="incident_noop", value=value))
-    return ActionsBlock(block_id=f"incident-{incident.id}", elements=elements)
+    return ActionsBlock(block_id=f"incident-{incident.id}", elements=elements) if elements else None
 
 
 def _user(value: str | None) -> bool:
