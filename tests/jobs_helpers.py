@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.jobs.catchup import run_pass
@@ -25,8 +26,23 @@ def deliver(store, now: datetime) -> list:
     return sent
 
 
-def rows(store, kind: str | None = None) -> list:
-    return [i for i in outbox.items(store) if kind is None or i.kind == kind]
+def rows(store, kind: str | None = None, runbook=None) -> list:
+    """Outbox rows; given the `runbook`, each neutral notice rendered as the delivery worker renders
+    it now (names in bold: no Slack here)."""
+    from bot.slack.notices import PlainPeople, render
+    from bot.store.overrides import active_overrides
+
+    found = []
+    for item in outbox.items(store):
+        if kind is not None and item.kind != kind:
+            continue
+        if runbook is not None and "notice" in item.args:
+            args = {k: v for k, v in item.args.items() if k != "notice"}
+            args |= render(store, runbook, PlainPeople(), active_overrides(store),
+                           item.args["notice"]).payload()
+            item = replace(item, args=args)
+        found.append(item)
+    return found
 
 
 def tick(store, runbook, now, **kwargs):

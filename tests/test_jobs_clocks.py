@@ -66,7 +66,7 @@ def test_data_that_arrived_late_while_the_bot_was_down_is_noted_not_paged(store)
     result = tick(store, rb, at(2026, 11, 10, 4, 20))
     assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent
     assert not [i for i in list_incidents(store) if i.pipeline == "growth"]  # nobody is paged
-    note = [r for r in rows(store) if r.kind == "sla_breach" and "Growth" in r.args["text"]]
+    note = [r for r in rows(store, runbook=rb) if r.kind == "sla_breach" and "Growth" in r.args["text"]]
     assert len(note) == 1 and "10m late" in note[0].args["text"]
     assert "<@" not in str(note[0].args)
 
@@ -80,7 +80,7 @@ def test_breach_of_a_failed_run_is_a_reply_in_its_thread_once_the_thread_exists(
     result = tick(store, rb, at(2026, 11, 10, 4, 0))
     assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent
     growth = next(i for i in list_incidents(store) if i.pipeline == "growth")
-    reply = rows(store, "sla_breach")[-1]
+    reply = rows(store, "sla_breach", rb)[-1]
     assert reply.args["thread_ts"] == growth.slack_ts and reply.args["reply_broadcast"] is True
     assert "Data science team" in reply.args["text"]
     assert len([i for i in list_incidents(store) if i.pipeline == "growth"]) == 1
@@ -112,13 +112,13 @@ def test_fix_deadline_chased_then_breached(store):
     for hour in range(6, 25):
         tick(store, rb, at(2026, 11, 10) + timedelta(hours=hour))
     growth = next(i for i in list_incidents(store) if i.id == growth.id)
-    chases = [r for r in rows(store, "fix_chase") if f"incident-{growth.id}/" in r.idempotency_key]
+    chases = [r for r in rows(store, "fix_chase", rb) if f"incident-{growth.id}/" in r.idempotency_key]
     assert [r.created_at for r in chases] == [at(2026, 11, 10, 20), at(2026, 11, 10, 23)]
     # A weekday night, Anna's week: Growth's hours say the on-call person, not the owners, is asked.
     assert all("*Anna*" in str(r.args["blocks"]) for r in chases)
     assert not any(name in str(r.args["blocks"]) for r in chases for name in ("*Laura*", "*Danny*"))
     assert all(r.args["thread_ts"] == growth.slack_ts for r in chases)
-    breach = [r for r in rows(store, "fix_breach") if f"incident-{growth.id}:" in r.idempotency_key]
+    breach = [r for r in rows(store, "fix_breach", rb) if f"incident-{growth.id}:" in r.idempotency_key]
     assert len(breach) == 1 and breach[0].created_at == at(2026, 11, 11)
     # 11 November is Veterans Day, when Growth pages nobody: the miss is posted quietly in the thread and
     # the on-call person is told when paging resumes, at midnight.
@@ -147,7 +147,7 @@ def test_month_end_reminds_open_investor_incidents_a_few_working_days_before(sto
     for day in range(20, 31):
         for hour in (8, 9, 10):
             tick(store, rb, at(2026, 11, day, hour))
-    reminders = rows(store, "month_end")
+    reminders = rows(store, "month_end", rb)
     # Back from 1 December: Mon 30 (1), Fri 27 (2), Thanksgiving skipped, Wed 25 (3), at 09:00 work start.
     assert [r.idempotency_key for r in reminders] == ["month_end:investors:2026-11-25T09:00:00Z#0"]
     assert reminders[0].channel == "#data-oncall" and "*Jane*" in str(reminders[0].args["blocks"])

@@ -37,7 +37,7 @@ def test_a_year_of_handoffs_with_restarts_sends_each_once(make_store, backend):
         now += timedelta(minutes=rng.randint(10, 60 * 70))  # up to ~3 days down at a time
     tick(store, rb, end)
     expected = [s.start for s in Roster(rb, "main").shifts(start, end) if s.start >= start]
-    got = rows(store, "handoff")
+    got = rows(store, "handoff", rb)
     assert restarts > 20
     assert [r.idempotency_key for r in got] == sorted({r.idempotency_key for r in got})  # each once, in order
     assert len(got) == len(expected) == 52
@@ -71,7 +71,7 @@ def test_handoff_only_when_the_person_changes(store):
     for day in range(4, 21):
         tick(store, rb, at(2026, 1, day, 12))
     assert handoff_dues(store) == ["2026-01-05T09:00:00Z", "2026-01-19T09:00:00Z"]
-    assert "Ada → Cy" in rows(store, "handoff")[-1].args["text"]
+    assert "Ada → Cy" in rows(store, "handoff", rb)[-1].args["text"]
 
 
 def test_a_swap_made_in_slack_is_a_handoff_at_its_start_and_end(store):
@@ -81,10 +81,10 @@ def test_a_swap_made_in_slack_is_a_handoff_at_its_start_and_end(store):
                  created_by="U1", now=at(2026, 1, 6))
     for hour in range(0, 72, 3):
         tick(store, rb, at(2026, 1, 6) + timedelta(hours=hour))
-    texts = [r.args["text"] for r in rows(store, "handoff")]
+    texts = [r.args["text"] for r in rows(store, "handoff", rb)]
     assert handoff_dues(store) == ["2026-01-05T09:00:00Z", "2026-01-07T09:00:00Z", "2026-01-08T09:00:00Z"]
     assert "Ada → Cy" in texts[1] and "Cy → Ada" in texts[2]
-    assert any("covers" in b["text"]["text"] for b in rows(store, "handoff")[1].args["blocks"]
+    assert any("covers" in b["text"]["text"] for b in rows(store, "handoff", rb)[1].args["blocks"]
                if b["type"] == "section")
 
 
@@ -92,7 +92,7 @@ def test_handoff_message_shows_the_week_paging_incidents_and_weekly_checks(store
     rb = source()
     tick(store, rb, at(2026, 11, 22, 12))
     tick(store, rb, at(2026, 11, 23, 9))
-    row = rows(store, "handoff")[-1]
+    row = rows(store, "handoff", rb)[-1]
     assert row.channel == "#data-oncall"
     body = "\n".join(b["text"]["text"] for b in row.args["blocks"] if b["type"] == "section")
     assert "*Laura* hands over to *Jane*" in body
@@ -109,7 +109,7 @@ def test_transition_meeting_reminders_go_to_outgoing_and_incoming_until_the_meet
     day_before = {r.idempotency_key for r in rows(store, "meeting_reminder")}
     assert day_before == {"meeting_reminder:data-engineering/Anna/1d:2026-11-15T09:00:00Z#0",
                           "meeting_reminder:data-engineering/Laura/1d:2026-11-15T09:00:00Z#0"}
-    text = rows(store, "meeting_reminder")[0].args
+    text = rows(store, "meeting_reminder", rb)[0].args
     assert f"<!date^{int(at(2026, 11, 16, 9).timestamp())}^" in text["blocks"][0]["text"]["text"]     # the meeting, 16 Nov 09:00Z
     assert "Agenda" in text["blocks"][1]["text"]["text"]
     # The bot is down from 08:40 to 09:10: the 15-minute reminders are stale, recorded as skipped.
@@ -131,7 +131,7 @@ def test_meeting_offset_and_leads_come_from_the_runbook(store):
     assert sorted(k for k in result.sent if k.startswith("meeting")) == [
         "meeting_reminder:data-engineering/Anna/2h:2026-11-16T06:30:00Z",
                                    "meeting_reminder:data-engineering/Laura/2h:2026-11-16T06:30:00Z"]
-    assert "(45m)" in rows(store, "meeting_reminder")[0].args["blocks"][0]["text"]["text"]
+    assert "(45m)" in rows(store, "meeting_reminder", rb)[0].args["blocks"][0]["text"]["text"]
 
 
 def test_a_fresh_install_owes_nothing_from_before_its_first_pass(store):
@@ -253,7 +253,7 @@ def test_user_group_follows_the_incoming_person_and_failures_are_said_once(store
     for _ in range(2):
         assert asyncio.run(usergroup.sync(rt, result.calls[0])) is False
     assert len(calls) == 1
-    said = rows(store, "usergroup_failed")
+    said = rows(store, "usergroup_failed", rb)
     assert len(said) == 1 and said[0].channel == "#data-oncall" and "Laura" in said[0].args["blocks"][0]["text"]["text"]
 
 

@@ -46,12 +46,9 @@ async def scheduled_messages(rt, scheduler: AsyncIOScheduler | None = None) -> N
 
     from bot.jobs import usergroup
     from bot.jobs.catchup import run_pass
-    from bot.jobs.core import DirectoryPeople
-
     # The interval tick and the one-off alarm may fire together: one pass at a time.
     async with rt.jobs_lock:
-        await rt.directory.resolve(rt.runbook.people)
-        result = await rt.db(run_pass, rt.runbook, rt.clock(), DirectoryPeople(rt.directory))
+        result = await rt.db(run_pass, rt.runbook, rt.clock())
         for occ in result.calls:
             await usergroup.sync(rt, occ)
         if result.sent or result.calls:

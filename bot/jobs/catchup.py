@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.jobs import checks, deadlines, handoff, reminders, sla
-from bot.jobs.core import Context, Occurrence, People, PlainPeople, Postpone, SKIPPED
+from bot.jobs.core import Context, Occurrence, Postpone, SKIPPED
 from bot.runbook.models import Runbook
 from bot.store import Store
 from bot.store.checks import checks_since
@@ -63,22 +63,22 @@ def epoch(store: Store, now: datetime) -> datetime:
         return first or conn.execute(query).scalar_one()
 
 
-def load_context(store: Store, runbook: Runbook, now: datetime, people: People, window: timedelta) -> Context:
+def load_context(store: Store, runbook: Runbook, now: datetime, window: timedelta) -> Context:
     first = epoch(store, now)
     if first > now:  # the clock went back (or a test moved it): fall back to the plain window
         first = now - window
     since = max(now - window, first)
     back = since - timedelta(days=8)  # a reminder looks at its check a week back; runs start a day back
-    return Context(runbook=runbook, now=now, since=since, epoch=first, people=people,
+    return Context(runbook=runbook, now=now, since=since, epoch=first,
                    overrides=active_overrides(store, back), open_incidents=list_incidents(store, open_only=True),
                    run_incidents=incidents_for_runs(store, back), successes=successes_since(store, back),
                    checks=checks_since(store, back), states=notification_states(store, back),
                    delivered=lambda key: delivered(store, key))
 
 
-def run_pass(store: Store, runbook: Runbook, now: datetime, people: People | None = None,
-             window: timedelta = WINDOW, lookahead: timedelta = LOOKAHEAD) -> PassResult:
-    ctx = load_context(store, runbook, now, people or PlainPeople(), window)
+def run_pass(store: Store, runbook: Runbook, now: datetime, window: timedelta = WINDOW,
+             lookahead: timedelta = LOOKAHEAD) -> PassResult:
+    ctx = load_context(store, runbook, now, window)
     found = sorted((occ for rule in RULES for occ in rule.occurrences(ctx, ctx.since, now + lookahead)),
                    key=lambda o: (o.due, o.kind, o.scope))
     result = PassResult(occurrences=len(found))

@@ -19,9 +19,10 @@ from sqlalchemy import Connection
 from bot.domain import policy
 from bot.domain.calendar import day_kind
 from bot.domain.timeutil import local_instant
-from bot.jobs.core import Context, Occurrence, Post, SKIPPED
+from bot.domain.notices import audience_json, notice
+from bot.domain.timeutil import iso
+from bot.jobs.core import Context, Occurrence, SKIPPED
 from bot.runbook.fields import WEEKDAYS
-from bot.slack.replies import clocks
 from bot.store.notifications import notification_key
 
 CHECK, REMINDER = "weekly_check", "check_reminder"
@@ -69,8 +70,8 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     channel = ctx.runbook.team.channels.oncall
     if occ.kind == CHECK:
         audience, later = ctx.owners_audience(occ.scope, policy.WEEKLY_CHECK, occ.due)
-        message = clocks.weekly_check(ctx.runbook, ctx.people, occ.scope, due, ctx.open_incidents, audience)
-        return ctx.enqueue(conn, occ, [Post(channel, **message.payload())], not_before=later)
+        return ctx.enqueue(conn, occ, notice(CHECK, pipeline=occ.scope, due=iso(due), audience=audience_json(audience)),
+                           channel=channel, not_before=later)
     if (occ.scope, due) in ctx.checks:
         return SKIPPED
     check_key = notification_key(CHECK, occ.scope, due)
@@ -79,6 +80,5 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
         return SKIPPED  # the check was never posted, or went out late: this reminder would repeat it
     parent_channel, parent_ts = ctx.delivered(f"{check_key}#0")
     audience, later = ctx.owners_audience(occ.scope, policy.CHECK_REMINDER, occ.due)
-    message = clocks.check_reminder(ctx.runbook, ctx.people, occ.scope, due, audience)
-    return ctx.enqueue(conn, occ, [Post(parent_channel or channel, **message.payload(), thread_ts=parent_ts)],
-                       not_before=later)
+    return ctx.enqueue(conn, occ, notice(REMINDER, pipeline=occ.scope, due=iso(due), audience=audience_json(audience)),
+                       channel=parent_channel or channel, thread_ts=parent_ts, not_before=later)

@@ -1,4 +1,4 @@
-"""What every scheduled-message rule shares: occurrences, posts, and the per-pass context.
+"""What every scheduled-message rule shares: occurrences, neutral notices, and the per-pass context.
 
 A rule derives occurrences (kind, scope, due instant) from the runbook and the store, never from
 "now plus a delay", so any pass at any time finds the same ones: that is what makes the catch-up
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from sqlalchemy import Connection
 
@@ -23,7 +23,6 @@ from bot.runbook.models import Runbook
 from bot.store import outbox
 from bot.store.notifications import notification_key
 from bot.store.records import Incident
-from bot.slack.text import escape
 
 
 @dataclass(frozen=True)
@@ -40,65 +39,11 @@ class Occurrence:
         return notification_key(self.kind, self.scope, self.due)
 
 
-@dataclass(frozen=True)
-class Post:
-    """One chat.postMessage; a thread reply when `thread_ts` is set."""
-
-    channel: str
-    text: str
-    blocks: list[dict]
-    thread_ts: str | None = None
-    broadcast: bool = False
-
-    def args(self) -> dict:
-        args: dict[str, Any] = {"text": self.text, "blocks": self.blocks}
-        if self.thread_ts:
-            args["thread_ts"] = self.thread_ts
-            if self.broadcast:
-                args["reply_broadcast"] = True
-        return args
-
-
 class Postpone(Exception):
-    """The message cannot be built yet (e.g. its thread's parent is not posted): try on the next pass."""
+    """The message cannot be queued yet (e.g. its thread's parent is not posted): try on the next pass."""
 
 
 SENT, SKIPPED = "sent", "skipped"
-
-
-class People(Protocol):
-    def mention(self, name: str | None) -> str: ...
-    def plain(self, name: str | None) -> str: ...
-    def slack_id(self, name: str | None) -> str | None: ...
-
-
-class PlainPeople:
-    """Names in bold, no Slack IDs: tests, dry runs, and people the runbook cannot resolve."""
-
-    def mention(self, name: str | None) -> str:
-        return f"*{escape(name)}*" if name else "_nobody_"
-
-    plain = mention
-
-    def slack_id(self, name: str | None) -> str | None:
-        return None
-
-
-class DirectoryPeople:
-    """bot.slack.people.Directory after `resolve`: mentions and DM targets from IDs Slack gave us."""
-
-    def __init__(self, directory) -> None:
-        self.directory = directory
-
-    def mention(self, name: str | None) -> str:
-        return self.directory.mention(name)
-
-    def plain(self, name: str | None) -> str:
-        return self.directory.plain(name)
-
-    def slack_id(self, name: str | None) -> str | None:
-        shown = self.directory.mention(name) if name else ""
-        return shown[2:-1] if shown.startswith("<@") else None
 
 
 @dataclass
@@ -109,7 +54,6 @@ class Context:
     now: datetime
     since: datetime                          # the pass looks back to here (never before the first pass)
     epoch: datetime                          # the first pass ever on this store: nothing before it is owed
-    people: People
     overrides: list[OverrideSpan]
     open_incidents: list[Incident]
     run_incidents: list[Incident]
@@ -130,10 +74,6 @@ class Context:
     def tz(self):
         return self.runbook.tz
 
-    def dm(self, name: str) -> str:
-        """A person's DM (their user ID), or the on-call channel when Slack does not know them."""
-        return self.people.slack_id(name) or self.runbook.team.channels.oncall
-
     def audience(self, pipeline: str | None, kind: str, incident: Incident | None = None,
                  at: datetime | None = None) -> policy.Audience:
         """The policy's answer for a message of this pass: the one place audiences come from."""
@@ -150,11 +90,20 @@ class Context:
             return self.audience(pipeline, kind, at=audience.until), audience.until
         return audience, None
 
-    def enqueue(self, conn: Connection, occ: Occurrence, posts: list[Post], *, kind: str | None = None,
+    def enqueue(self, conn: Connection, occ: Occurrence, notice: dict, *, channel: str | None = None,
+                dm: str | None = None, thread_ts: str | None = None, broadcast: bool = False,
                 not_before: datetime | None = None) -> str:
-        for i, post in enumerate(posts):
-            outbox.enqueue(conn, kind=kind or occ.kind, idempotency_key=f"{occ.key}#{i}", now=self.now,
-                           method="chat.postMessage", channel=post.channel, args=post.args(), not_before=not_before)
+        """Queue the occurrence's message as a neutral notice (bot.slack.notices renders it when it is
+        delivered): in `channel`, or as a direct message to the person `dm`, or as a reply in `thread_ts`."""
+        args: dict[str, Any] = {"notice": notice}
+        if dm:
+            args["dm"] = dm
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+            if broadcast:
+                args["reply_broadcast"] = True
+        outbox.enqueue(conn, kind=occ.kind, idempotency_key=f"{occ.key}#0", now=self.now, method="chat.postMessage",
+                       channel=channel, args=args, not_before=not_before)
         return SENT
 
 

@@ -22,9 +22,10 @@ from sqlalchemy import Connection
 from bot.domain import policy
 from bot.domain.calendar import day_kind
 from bot.domain.timeutil import local_instant
-from bot.jobs.core import Context, Occurrence, Post, Postpone, SKIPPED
+from bot.domain.notices import audience_json, notice
+from bot.domain.timeutil import iso
+from bot.jobs.core import Context, Occurrence, Postpone, SKIPPED
 from bot.runbook.fields import format_duration
-from bot.slack.replies import clocks
 from bot.store.incidents import record_action, tell
 
 CHASE, BREACH, MONTH_END = "fix_chase", "fix_breach", "month_end"
@@ -81,8 +82,9 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
         if not due:
             return SKIPPED
         audience, later = ctx.owners_audience(occ.scope, policy.MONTH_END, occ.due)
-        message = clocks.month_end(ctx.runbook, ctx.people, occ.scope, month_end, due, audience)
-        return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())], not_before=later)
+        return ctx.enqueue(conn, occ, notice(MONTH_END, pipeline=occ.scope, month_end=iso(month_end),
+                                             incidents=[i.id for i in due], audience=audience_json(audience)),
+                           channel=ctx.runbook.team.channels.oncall, not_before=later)
     incident = occ.subject[0] if occ.kind == CHASE else occ.subject
     if not incident.slack_ts:
         raise Postpone(f"incident {incident.id} has no Slack thread yet")
@@ -90,15 +92,12 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if occ.kind == CHASE:
         _, lead, last = occ.subject
         kind = policy.FIX_CHASE_LAST if last else policy.FIX_CHASE
-        audience = ctx.audience(pipeline, kind, incident)
-        message = clocks.fix_chase(ctx.runbook, ctx.people, incident, audience)
-        post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts)
     else:
         kind = policy.FIX_BREACH
         record_action(conn, incident.id, "fix_breached", "bot", ctx.now, {"fix_by": incident.fix_by.isoformat()})
-        audience = ctx.audience(pipeline, kind, incident)
-        message = clocks.fix_breach(ctx.runbook, ctx.people, incident, audience)
-        post = Post(incident.slack_channel, **message.payload(), thread_ts=incident.slack_ts,
-                    broadcast=bool(audience.mentioned))
+    audience = ctx.audience(pipeline, kind, incident)
     tell(conn, incident, audience, kind, ctx.now, scope=occ.scope)
-    return ctx.enqueue(conn, occ, [post])
+    # A miss is said in the channel too, when it asks someone to act.
+    return ctx.enqueue(conn, occ, notice(occ.kind, incident=incident.id, audience=audience_json(audience)),
+                       channel=incident.slack_channel, thread_ts=incident.slack_ts,
+                       broadcast=occ.kind == BREACH and bool(audience.mentioned))

@@ -14,8 +14,8 @@ from typing import Iterator
 from sqlalchemy import Connection, select
 
 from bot.domain.rotation import Shift
-from bot.jobs.core import SENT, SKIPPED, Context, Occurrence, Post
-from bot.slack.replies import scheduled
+from bot.domain.notices import notice, shift_json
+from bot.jobs.core import SENT, SKIPPED, Context, Occurrence
 from bot.store.schema import notifications
 
 KIND = "handoff"
@@ -46,10 +46,8 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     prev, shift = occ.subject
     if announced(conn, occ, ctx.roster(occ.scope).rotation.turn):
         return SKIPPED
-    week_end = shift.start + timedelta(days=7)
-    shifts = ctx.roster(occ.scope).shifts(shift.start, week_end)
-    message = scheduled.handoff(ctx.runbook, ctx.people, occ.scope, prev, shift, shifts, ctx.open_incidents)
-    return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.oncall, **message.payload())])
+    return ctx.enqueue(conn, occ, notice(KIND, rotation=occ.scope, prev=shift_json(prev), shift=shift_json(shift)),
+                       channel=ctx.runbook.team.channels.oncall)
 
 
 def announced(conn: Connection, occ: Occurrence, turn: timedelta) -> bool:

@@ -14,10 +14,11 @@ from typing import Iterator
 
 from sqlalchemy import Connection
 
-from bot.jobs.core import Context, Occurrence, Post, before, reach
+from bot.domain.notices import notice, shift_json
+from bot.domain.timeutil import iso
+from bot.jobs.core import Context, Occurrence, before, reach
 from bot.jobs.handoff import changes
 from bot.runbook.fields import format_lead
-from bot.slack.replies import scheduled
 
 MEETING, SHIFT = "meeting_reminder", "shift_reminder"
 
@@ -49,10 +50,8 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
 def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if occ.kind == MEETING:
         rotation, person, prev, shift, at, duration = occ.subject
-        week = ctx.roster(rotation).shifts(shift.start, shift.start + timedelta(days=7))
-        message = scheduled.meeting_reminder(ctx.runbook, ctx.people, rotation, person, prev.person, shift, at,
-                                             duration, ctx.open_incidents, week)
-        return ctx.enqueue(conn, occ, [Post(ctx.dm(person), **message.payload())])
+        return ctx.enqueue(conn, occ, notice(MEETING, rotation=rotation, person=person, outgoing=prev.person,
+                                             shift=shift_json(shift), at=iso(at), duration=duration.total_seconds()),
+                           dm=person)
     rotation, shift = occ.subject
-    message = scheduled.shift_reminder(ctx.runbook, ctx.people, rotation, shift)
-    return ctx.enqueue(conn, occ, [Post(ctx.dm(shift.person), **message.payload())])
+    return ctx.enqueue(conn, occ, notice(SHIFT, rotation=rotation, shift=shift_json(shift)), dm=shift.person)

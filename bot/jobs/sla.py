@@ -26,8 +26,8 @@ from bot.alerts.model import Alert
 from bot.domain import policy
 from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
-from bot.jobs.core import Context, Occurrence, Post, Postpone, SENT, SKIPPED
-from bot.slack.replies import clocks
+from bot.domain.notices import audience_json, notice
+from bot.jobs.core import Context, Occurrence, Postpone, SENT, SKIPPED
 from bot.store.incidents import tell
 
 KIND = "sla_breach"
@@ -92,18 +92,25 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     arrived = _arrived_late(ctx, pipeline, run, deadline)
     if current is None and arrived is not None:
         # Seen only now (the bot was down at the deadline), and the data is already there: say it.
-        late = clocks.sla_late(spec, deadline, arrived)
-        return ctx.enqueue(conn, occ, [Post(ctx.runbook.team.channels.alerts, **late.payload())])
+        return ctx.enqueue(conn, occ, notice("sla_late", pipeline=pipeline, deadline=iso(deadline), arrived=iso(arrived)),
+                           channel=ctx.runbook.team.channels.alerts)
     if current is None:
         receive(conn, ctx.runbook, Alert(
             source="sla", pipeline=pipeline, status="failed", occurred_at=deadline,
-            error=clocks.sla_error(spec, run, deadline),
+            error=sla_error(spec, run, deadline),
             raw={"sla_breach": True, "run_at": iso(run), "data_ready_by": iso(deadline)}), ctx.now)
         return SENT
     if not current.slack_ts:
         raise Postpone(f"incident {current.id} has no Slack thread yet")
     audience = ctx.audience(pipeline, policy.SLA_BREACH, current)
-    message = clocks.sla_breach_reply(ctx.people, spec, deadline, audience)
     tell(conn, current, audience, policy.SLA_BREACH, ctx.now, scope=iso(deadline))
-    return ctx.enqueue(conn, occ, [Post(current.slack_channel, **message.payload(), thread_ts=current.slack_ts,
-                                        broadcast=bool(audience.mentioned))])
+    return ctx.enqueue(conn, occ, notice(KIND, pipeline=pipeline, deadline=iso(deadline),
+                                         audience=audience_json(audience)),
+                       channel=current.slack_channel, thread_ts=current.slack_ts, broadcast=bool(audience.mentioned))
+
+
+def sla_error(spec, run: datetime, deadline: datetime) -> str:
+    """The text of a breach with no failure alert: shown, like a failure's error, on its incident."""
+    tell_teams = f" Tell: {', '.join(spec.downstream)}." if spec.downstream else ""
+    return (f"SLA breach: no success report for the {run:%Y-%m-%d %H:%M} UTC run by its data-ready time "
+            f"{deadline:%Y-%m-%d %H:%M} UTC (no failure alert arrived either).{tell_teams}")

@@ -12,8 +12,8 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.notices import notice
 from bot.jobs.core import Occurrence
-from bot.slack.replies import clocks
 from bot.store import outbox
 from bot.store.notifications import finish
 
@@ -38,13 +38,13 @@ async def sync(rt, occ: Occurrence) -> bool:
         await rt.db(finish, occ.key, "sent", now)
         return True
     log.warning("user group %s not updated: %s", group, reason)
-    message = clocks.usergroup_failed(group, shift.person, reason)
-    await rt.db(_failed, rt, occ, message.payload(), now)
+    said = notice("usergroup_failed", usergroup=group, person=shift.person, reason=reason)
+    await rt.db(_failed, rt, occ, said, now)
     return False
 
 
-def _failed(store, rt, occ: Occurrence, payload: dict, now) -> None:
+def _failed(store, rt, occ: Occurrence, said: dict, now) -> None:
     with store.transaction() as conn:
         outbox.enqueue(conn, kind="usergroup_failed", idempotency_key=f"{occ.key}#failed", now=now,
-                       method="chat.postMessage", channel=rt.runbook.team.channels.oncall, args=payload)
+                       method="chat.postMessage", channel=rt.runbook.team.channels.oncall, args={"notice": said})
         finish(conn, occ.key, "failed", now)

@@ -23,6 +23,7 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime
+from bot.slack import notices
 from bot.slack.replies import incident as render
 from bot.store import outbox, pacing
 from bot.store.incidents import get_incident
@@ -130,8 +131,7 @@ class Delivery:
 
     async def _send(self, item: OutboxItem) -> dict | None:
         if item.incident_id is None:
-            args = dict(item.args)
-            args.setdefault("channel", item.channel)
+            args = await self._rendered(item)
             method = item.method or "chat.postMessage"
             if method == "chat.postMessage" and not args.get("thread_ts") and not _is_direct(args["channel"]):
                 mark = {"event_type": MESSAGE_EVENT, "event_payload": {"key": item.idempotency_key}}
@@ -183,6 +183,22 @@ class Delivery:
     async def _update_parent(self, incident: Incident) -> None:
         msg = await render.parent(self.rt.runbook, self.rt.directory, incident)
         await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
+
+    async def _rendered(self, item: OutboxItem) -> dict:
+        """A row's call arguments: a neutral notice rendered now (bot.slack.notices), sent to its
+        channel, or to a person's direct messages (the on-call channel when Slack does not know them)."""
+        args = dict(item.args)
+        said = args.pop("notice", None)
+        person = args.pop("dm", None)
+        if person:
+            args["channel"] = await self.rt.directory.slack_id(person) or self.rt.runbook.team.channels.oncall
+        args.setdefault("channel", item.channel)
+        if said is not None:
+            await self.rt.directory.resolve(self.rt.runbook.people)
+            msg = await self.rt.db(notices.render, self.rt.runbook, notices.DirectoryPeople(self.rt.directory),
+                                   self.rt.overrides(), said)
+            args.update(msg.payload())
+        return args
 
     async def _page(self, incident: Incident, item: OutboxItem) -> dict:
         """A page's direct message, linking to the alert thread. A person Slack does not know cannot

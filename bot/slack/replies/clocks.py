@@ -42,13 +42,6 @@ def _name(runbook: Runbook, pipeline: str) -> str:
     return spec.name if spec else pipeline
 
 
-def sla_error(spec: Pipeline, run: datetime, deadline: datetime) -> str:
-    """The synthetic alert text of a breach with no failure alert: shown like a failure's error."""
-    tell = f" Tell: {', '.join(spec.downstream)}." if spec.downstream else ""
-    return (f"SLA breach: no success report for the {_utc(run)} run by its data-ready time "
-            f"{_utc(deadline)} (no failure alert arrived either).{tell}")
-
-
 def sla_breach_reply(people, spec: Pipeline, deadline: datetime, audience: Audience) -> Message:
     tell = ", ".join(escape(t) for t in spec.downstream) or "nobody listed"
     blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} "
