@@ -1,6 +1,6 @@
-"""Every scheduled message is rendered here, when it is delivered.
+"""Every scheduled message and every swap message is rendered here, when it is delivered.
 
-The jobs queue neutral notices (bot.domain.notices): a kind and its facts. Rendering at delivery
+The jobs and the swap flow queue neutral notices (bot.domain.notices): a kind and its facts. Rendering at delivery
 reads the store as it is then (open incidents, the week's shifts with the latest swaps), so a message
 that waited out a Slack outage is still current. Mentions come only from the notice's audience (the
 policy's decision) or from the people a notice is about (the incoming person of a handoff).
@@ -16,7 +16,9 @@ from bot.domain.rotation import Roster, runbook_overrides
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message
 from bot.slack.replies import clocks, scheduled
+from bot.slack.replies import swaps as say_swaps
 from bot.slack.text import escape
+from bot.store import swaps
 from bot.store.incidents import get_incident, list_incidents
 
 WEEK = timedelta(days=7)
@@ -109,6 +111,28 @@ def _check_reminder(w: World, n: dict) -> Message:
     return clocks.check_reminder(w.runbook, w.people, n["pipeline"], instant(n["due"]), audience_from(n["audience"]))
 
 
+def _swap(w: World, n: dict):
+    return swaps.get(w.store, n["swap"])
+
+
+def _swap_accepted(w: World, n: dict) -> Message:
+    req = _swap(w, n)
+    pieces = [(r.start_at, r.end_at) for r in swaps.override_records(w.store) if r.swap_id == req.id]
+    return say_swaps.accepted_reply(req, pieces) if pieces else say_swaps.nothing_left_reply(req)
+
+
+def _override_set(w: World, n: dict) -> Message:
+    return say_swaps.override_announcement(
+        w.people.mention, person=n["person"], start=instant(n["start"]), end=instant(n["end"]),
+        replaced=n["replaced"], by=n["by"], by_id=n["by_id"], note=n["note"], override_id=n["override_id"])
+
+
+def _override_cancelled(w: World, n: dict) -> Message:
+    return say_swaps.cancel_announcement(w.people.mention, person=n["person"], start=instant(n["start"]),
+                                         end=instant(n["end"]), by=n["by"], by_id=n["by_id"],
+                                         override_id=n["override_id"])
+
+
 def _usergroup_failed(w: World, n: dict) -> Message:
     return clocks.usergroup_failed(n["usergroup"], n["person"], n["reason"])
 
@@ -118,4 +142,11 @@ RENDER: dict[str, Callable[[World, dict], Message]] = {
     "sla_late": _sla_late, "fix_chase": _fix(clocks.fix_chase), "fix_breach": _fix(clocks.fix_breach),
     "month_end": _month_end, "weekly_check": _weekly_check, "check_reminder": _check_reminder,
     "usergroup_failed": _usergroup_failed,
+    "swap_request": lambda w, n: say_swaps.request_post(_swap(w, n)),
+    "swap_accepted": _swap_accepted,
+    "swap_expired": lambda w, n: say_swaps.expired_reply(_swap(w, n)),
+    "swap_followup": lambda w, n: say_swaps.followup(_swap(w, n), timedelta(seconds=n["left"]), n["reason"]),
+    "override_set": _override_set,
+    "override_cancelled": _override_cancelled,
+    "shift_moved": lambda w, n: say_swaps.shift_moved(w.people.mention, n["person"], n["why"], shift_from(n["next"])),
 }

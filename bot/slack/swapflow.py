@@ -17,6 +17,8 @@ from sqlalchemy import Connection, select
 from bot.domain import policy
 from bot.domain.answers import roster
 from bot.domain.changes import changed_people, next_shift, on_call_throughout, time_of
+from bot.domain.notices import notice, shift_json
+from bot.domain.timeutil import iso
 from bot.domain.rotation import OverrideSpan
 from bot.domain.spans import Span
 from bot.runbook.models import Runbook
@@ -51,10 +53,6 @@ class Actor:
 SlackId = Callable[[str], str | None]
 
 
-def _mention(slack_id: SlackId) -> render.Mention:
-    return lambda name: render.user(slack_id(name), name) if name else "_nobody_"
-
-
 def _posted(conn: Connection, key: str) -> tuple[str | None, str | None]:
     """(channel, ts) Slack returned for the outbox row `key`, once it is sent."""
     result = conn.execute(select(outbox_table.c.result).where(
@@ -62,9 +60,10 @@ def _posted(conn: Connection, key: str) -> tuple[str | None, str | None]:
     return result.get("channel"), (str(result["ts"]) if result.get("ts") else None)
 
 
-def _post(conn: Connection, key: str, channel: str, msg, now: datetime, **extra) -> None:
+def _post(conn: Connection, key: str, channel: str, said: dict, now: datetime, **extra) -> None:
+    """A neutral notice, rendered by bot.slack.notices when it is delivered."""
     outbox.enqueue(conn, kind="swap", idempotency_key=key, now=now, method="chat.postMessage", channel=channel,
-                   args={**msg.payload(), "unfurl_links": False, "unfurl_media": False, **extra})
+                   args={"notice": said, "unfurl_links": False, "unfurl_media": False, **extra})
 
 
 def _dm_changed(conn: Connection, runbook: Runbook, rotation: str, spans: list[OverrideSpan], people: list[str],
@@ -74,8 +73,8 @@ def _dm_changed(conn: Connection, runbook: Runbook, rotation: str, spans: list[O
     for name in people:
         uid = slack_id(name)
         if uid:
-            _post(conn, f"{key}:dm:{name}", uid, render.shift_moved(_mention(slack_id), name, why,
-                                                                    next_shift(r, name, now)), now)
+            _post(conn, f"{key}:dm:{name}", uid,
+                  notice("shift_moved", person=name, why=why, next=shift_json(next_shift(r, name, now))), now)
 
 
 # Cover requests ------------------------------------------------------------------------------------
@@ -91,7 +90,7 @@ def request_cover(store: Store, runbook: Runbook, rotation: str, actor: Actor, s
                                   f"so there is nothing to cover. `/oncall schedule` shows your shifts."), None
         req = swaps.create(conn, rotation=rotation, requester=actor.name, requester_id=actor.user_id,
                            start=span.start, end=span.end, note=note, channel=runbook.team.channels.oncall, now=now)
-        _post(conn, f"swap:{req.id}:post", req.channel, render.request_post(req), now)
+        _post(conn, f"swap:{req.id}:post", req.channel, notice("swap_request", swap=req.id), now)
     return Outcome(True, f"Your cover request #{req.id} is posted in {escape(req.channel)}: "
                          f"{render.span_text(span.start, span.end)}. The first teammate to accept takes it."), req
 
@@ -152,16 +151,12 @@ def sync_messages(conn: Connection, req: SwapRequest, now: datetime) -> None:
     channel, ts = _posted(conn, f"swap:{req.id}:post")
     if not ts:
         return
-    msg = render.request_post(req)
     outbox.enqueue(conn, kind="swap", idempotency_key=f"swap:{req.id}:update:{req.state}", now=now,
-                   method="chat.update", channel=channel, args={"channel": channel, "ts": ts, **msg.payload()})
-    if req.state == "accepted":
-        records = [r for r in swaps.override_records(conn) if r.swap_id == req.id]
-        reply = (render.accepted_reply(req, [(r.start_at, r.end_at) for r in records]) if records
-                 else render.nothing_left_reply(req))
-        _post(conn, f"swap:{req.id}:reply:accepted", channel, reply, now, thread_ts=ts)
-    elif req.state == "expired":
-        _post(conn, f"swap:{req.id}:reply:expired", channel, render.expired_reply(req), now, thread_ts=ts)
+                   method="chat.update", channel=channel,
+                   args={"channel": channel, "ts": ts, "notice": notice("swap_request", swap=req.id)})
+    if req.state in ("accepted", "expired"):
+        _post(conn, f"swap:{req.id}:reply:{req.state}", channel, notice(f"swap_{req.state}", swap=req.id), now,
+              thread_ts=ts)
 
 
 def due_followup(req: SwapRequest, now: datetime) -> timedelta | None:
@@ -181,8 +176,9 @@ def tick(store: Store, runbook: Runbook, now: datetime) -> int:
                 channel, ts = _posted(conn, f"swap:{req.id}:post")
                 if lead is not None and ts:
                     audience = policy.decide(runbook, None, policy.COVER_FOLLOWUP, now, ())
+                    left = (req.start_at - now).total_seconds()
                     _post(conn, f"swap:{req.id}:followup:{int(lead.total_seconds())}", channel,
-                          render.followup(req, req.start_at - now, audience.reason), now, thread_ts=ts)
+                          notice("swap_followup", swap=req.id, left=left, reason=audience.reason), now, thread_ts=ts)
                     touched += 1
             elif (req.accepted_at or req.cancelled_at or req.expired_at) >= now - RECENT:
                 sync_messages(conn, req, now)
@@ -208,10 +204,9 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
                            created_by=actor.user_id, created_by_name=actor.name, note=note, now=now)
         after = [*before, OverrideSpan(person, span.start, span.end, rotation, note, "slack", f"db-{oid}")]
         changed = changed_people(runbook, rotation, before, after, span.start, span.end)
-        mention = _mention(slack_id)
-        _post(conn, f"override:{oid}:announce", runbook.team.channels.oncall, render.override_announcement(
-            mention, person=person, start=span.start, end=span.end, replaced=replaced, by=actor.name,
-            by_id=actor.user_id, note=note, override_id=oid), now)
+        _post(conn, f"override:{oid}:announce", runbook.team.channels.oncall, notice(
+            "override_set", person=person, start=iso(span.start), end=iso(span.end), replaced=replaced,
+            by=actor.name, by_id=actor.user_id, note=note, override_id=oid), now)
         _dm_changed(conn, runbook, rotation, after, changed, f"{actor.name} set override #{oid}: {person} is on "
                     f"call {render.span_plain(span.start, span.end)}.", f"override:{oid}", slack_id, now)
     return Outcome(True, f"Override #{oid}: {render.user(slack_id(person), person)} is on call "
@@ -242,8 +237,8 @@ def cancel_override_by(store: Store, runbook: Runbook, override_id: int, actor: 
             return Outcome(False, f"Override #{override_id} is already cancelled.")
         after = [s for s in before if s.id != f"db-{override_id}"]
         changed = changed_people(runbook, rec.rotation, before, after, rec.start_at, rec.end_at)
-        _post(conn, f"override:{override_id}:cancel", runbook.team.channels.oncall, render.cancel_announcement(
-            _mention(slack_id), person=rec.person, start=rec.start_at, end=rec.end_at, by=actor.name,
+        _post(conn, f"override:{override_id}:cancel", runbook.team.channels.oncall, notice(
+            "override_cancelled", person=rec.person, start=iso(rec.start_at), end=iso(rec.end_at), by=actor.name,
             by_id=actor.user_id, override_id=override_id), now)
         _dm_changed(conn, runbook, rec.rotation, after, changed, f"{actor.name} cancelled override #{override_id} "
                     f"({rec.person}, {render.span_plain(rec.start_at, rec.end_at)}).",
