@@ -285,3 +285,17 @@ def test_the_investors_aggregate_escalates_only_by_the_button(store, runbook):
     i = receive(store, runbook, alert("investors", at=monday_noon), monday_noon).incident_id
     assert fire_due(store, runbook, monday_noon + timedelta(days=3), ()) == []
     assert press(store, runbook, i, "U0JANE", monday_noon + MIN, (), pressed_by="Jane", acknowledged_by=None).changed
+
+
+def test_a_flood_of_distinct_failures_wakes_the_oncall_person_once(store, runbook):
+    first = receive(store, runbook, alert(dedup_key="a"), WED).incident_id
+    rest = [r.incident_id for r in receive_many(store, runbook, [alert(dedup_key=k) for k in "bcd"], WED + MIN)]
+    pages = [r.args["person"] for i in (first, *rest) for r in box.items(store, i) if r.kind == "page"]
+    assert pages == ["Danny"]  # the others mention him: he is awake, or the first page escalates
+    assert all(inc.get_incident(store, i).told == {"Danny": "notify"} for i in rest)
+    assert [a.kind for a in inc.incident_actions(store, rest[0])] == ["open", "page_folded"]
+    inc.ack(store, first, "U0DANNY", WED + 2 * MIN)
+    for i in rest:
+        inc.ack(store, i, "U0DANNY", WED + 2 * MIN)
+    later = receive(store, runbook, alert(dedup_key="e"), WED + 3 * MIN).incident_id
+    assert [r.args["person"] for r in box.items(store, later) if r.kind == "page"] == ["Danny"]  # all taken care of

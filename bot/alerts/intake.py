@@ -26,7 +26,7 @@ from bot.domain.triage import triage
 from bot.runbook.models import Runbook
 from bot.store import outbox as box
 from bot.store.db import Db, tx
-from bot.store.incidents import resolve
+from bot.store.incidents import paged_about, resolve
 from bot.store.overrides import active_overrides
 from bot.store.schema import actions, alert_events, incidents, outbox
 from bot.store.sql import for_update, insert_ignoring
@@ -76,6 +76,7 @@ class _Later:
     open: dict[str, "_Open"] = field(default_factory=dict)  # open incidents by dedup key, kept current
     new: dict[str, "_New"] = field(default_factory=dict)    # incidents this batch opens, by dedup key
     filled: dict[int, IncidentResult] = field(default_factory=dict)  # results of alerts of new incidents
+    paged: dict[str, set[str]] = field(default_factory=dict)  # by pipeline: who has a page about an open one
 
     def flush(self, conn: Connection) -> None:
         """Write what is pending; called at the end of the batch, and before anything that enqueues
@@ -199,6 +200,7 @@ class _New:
     detail: dict
     alerts: list[tuple[Alert, int]]
     paged: tuple[str, ...] = ()
+    folded: tuple[str, ...] = ()  # would be paged, but another open incident of the pipeline paged them
 
 
 def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str, now: datetime,
@@ -225,6 +227,7 @@ def _write_new(conn: Connection, later: _Later) -> None:
     key says so) is skipped by the INSERT, and these alerts fold into theirs."""
     pending = list(later.new.values())
     later.new.clear()
+    _fold_pages(conn, pending, later)
     rows = [p.values | {"alert_count": len(p.alerts)} for p in pending]
     opened = {row.open_key: row.id for row in conn.execute(
         insert_ignoring(conn.dialect.name, incidents, ("open_key",), ("id", "open_key")), rows)}
@@ -252,6 +255,9 @@ def _write_new(conn: Connection, later: _Later) -> None:
         # The incident is new, so its "open" key is too: no conflict to handle.
         later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
                                               new.now))
+        for name in new.folded:
+            later.audit.append(dict(incident_id=incident_id, kind="page_folded", actor="bot", at=new.now,
+                                    detail={"person": name, "kind": policy.OPEN}))
         for name in new.paged:  # after the post: the direct message links to its thread
             page = {"person": name, "kind": policy.OPEN, "reason": new.detail["reason"]}
             later.audit.append(dict(incident_id=incident_id, kind="page", actor="bot", at=new.now, detail=page))
@@ -259,6 +265,23 @@ def _write_new(conn: Connection, later: _Later) -> None:
                                                   None, new.now, page))
         if len(new.alerts) > 1:
             later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
+
+
+def _fold_pages(conn: Connection, pending: list[_New], later: _Later) -> None:
+    """A person already paged about another open incident of the pipeline is mentioned, not paged
+    again: a flood of distinct failures wakes them once (one query per pipeline and batch)."""
+    for new in pending:
+        if not new.paged:
+            continue
+        pipeline = new.values["pipeline"]
+        if pipeline not in later.paged:
+            later.paged[pipeline] = paged_about(conn, pipeline, new.now)
+        awake = later.paged[pipeline] & set(new.paged)
+        if awake:
+            new.values["told"] = {n: ("notify" if n in awake else how) for n, how in new.values["told"].items()}
+            new.folded = tuple(sorted(awake))
+            new.paged = tuple(n for n in new.paged if n not in awake)
+        later.paged[pipeline] |= set(new.paged)
 
 
 def _repeat(conn: Connection, runbook: Runbook, alert: Alert, current, dedup: str, now: datetime,

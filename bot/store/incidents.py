@@ -20,6 +20,7 @@ from bot.store.schema import actions, incidents
 from bot.store.sql import for_update
 
 Per = Callable[[Incident], Any]
+FOLD_WINDOW = timedelta(hours=24)  # how far back an earlier page of the same pipeline still counts
 
 
 @dataclass(frozen=True)
@@ -138,18 +139,33 @@ def escalate(db: Db, incident_id: int, user: str, now: datetime, choose: Callabl
         return Change(get_incident(conn, incident_id), True)
 
 
+def paged_about(conn: Connection, pipeline: str, now: datetime, but: int | None = None) -> set[str]:
+    """Who has a page about another open, unacknowledged incident of the pipeline (within a day):
+    a flood of distinct failures wakes a person once, and mentions them on the rest."""
+    query = (select(actions.c.detail).join(incidents, incidents.c.id == actions.c.incident_id)
+             .where(actions.c.kind == "page", actions.c.at >= now - FOLD_WINDOW, incidents.c.pipeline == pipeline,
+                    incidents.c.status == "open"))
+    if but is not None:
+        query = query.where(incidents.c.id != but)
+    return {detail["person"] for (detail,) in conn.execute(query) if detail and detail.get("person")}
+
+
 def tell(conn: Connection, incident: Incident, audience: Any, kind: str, now: datetime, scope: str = "") -> None:
     """What a policy decision (an Audience) means for the incident: who it has now reached (and how),
-    a direct message to each paged person, and, when the people are told later, the deferred ping
-    armed (or brought forward) with this message listed as what happened meanwhile."""
+    a direct message to each paged person (unless another open incident of the pipeline paged them:
+    then the mention is enough), and, when the people are told later, the deferred ping armed (or
+    brought forward) with this message listed as what happened meanwhile."""
     current = _locked(conn, incident.id) or incident
     if audience.how in ("page", "notify"):
+        awake = paged_about(conn, current.pipeline, now, but=current.id) if audience.paged else set()
         told = dict(current.told or {})
         for name, how in audience.told().items():
             if told.get(name) != "page":
-                told[name] = how
+                told[name] = "notify" if name in awake else how
         conn.execute(update(incidents).where(incidents.c.id == incident.id).values(told=told))
-        for name in audience.paged:
+        for name in awake & set(audience.paged):
+            record_action(conn, incident.id, "page_folded", "bot", now, {"person": name, "kind": kind})
+        for name in (n for n in audience.paged if n not in awake):
             detail = {"person": name, "kind": kind, "reason": audience.reason}
             record_action(conn, incident.id, "page", "bot", now, detail)
             _outbox(conn, current, "page", f"page:{kind}:{scope}:{name}", now, "chat.postMessage", detail)
