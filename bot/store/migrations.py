@@ -245,6 +245,8 @@ def _v7_channel_pace(conn: Connection) -> None:
 def _v8_audiences(conn: Connection) -> None:
     _add_column(conn, "incidents", Column("told", Json))          # name → "page" | "notify"
     _add_column(conn, "incidents", Column("notify_reason", Text))
+    actions = Table("actions", MetaData(), Column("kind", String), Column("at", UTCDateTime))
+    Index("ix_actions_kind_at", actions.c.kind, actions.c.at).create(conn)
 
 
 MIGRATIONS: list[Migration] = [
@@ -257,7 +259,8 @@ MIGRATIONS: list[Migration] = [
               _v6_delivery_indexes),
     Migration(7, "the next free instant per Slack channel, shared by every replica's delivery worker",
               _v7_channel_pace),
-    Migration(8, "who each incident has told and how, and why its first message told them", _v8_audiences),
+    Migration(8, "who each incident has told and how, and why its first message told them; recent pages",
+              _v8_audiences),
 ]
 LATEST = MIGRATIONS[-1].version
 

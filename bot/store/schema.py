@@ -99,6 +99,7 @@ actions = Table(
     Column("actor", String(100), nullable=False),             # Slack user id, or "alert" / "bot"
     Column("at", UTCDateTime, nullable=False),
     Column("detail", Json),
+    Index("ix_actions_kind_at", "kind", "at"),                # v8: recent pages, without a scan of the trail
 )
 
 outbox = Table(
