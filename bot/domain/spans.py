@@ -132,3 +132,8 @@ def _parse_span(words: list[str], zone: ZoneInfo, now: datetime) -> tuple[Span, 
     if end <= start:
         raise SpanError("the end must come after the start")
     return Span(start, end), words[used:]
+
+
+def span_plain(start: datetime, end: datetime) -> str:
+    """A span in words for plain text (logs, fallbacks, notes): UTC."""
+    return f"{start:%Y-%m-%d %H:%M} UTC → {end:%Y-%m-%d %H:%M} UTC"

@@ -12,6 +12,7 @@ from typing import Callable
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.domain.rotation import Shift
+from bot.domain.spans import span_plain
 from bot.slack.blocks import Message, context, message, section
 from bot.slack.text import date_token, escape
 from bot.store.swaps import SwapRequest
@@ -19,16 +20,26 @@ from bot.store.swaps import SwapRequest
 Mention = Callable[[str | None], str]
 
 
-def utc_text(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def span_text(start: datetime, end: datetime) -> str:
     return f"{date_token(start)} → {date_token(end)}"
 
 
-def span_plain(start: datetime, end: datetime) -> str:
-    return f"{utc_text(start)} → {utc_text(end)}"
+def say(outcome, mention: Mention) -> str:
+    """The reply to the person who asked (bot.swaps.Outcome): its facts formatted and escaped, spans
+    as date tokens, people as mentions."""
+    from bot.domain.spans import Span
+    from bot.swaps import Person
+
+    def fact(value) -> str:
+        if isinstance(value, Span):
+            return span_text(value.start, value.end)
+        if isinstance(value, list):
+            return ", ".join(fact(v) for v in value)
+        if isinstance(value, Person):
+            return mention(value.name)
+        return escape(str(value))
+
+    return outcome.text.format(**{key: fact(value) for key, value in outcome.facts.items()})
 
 
 def user(uid: str | None, name: str | None) -> str:

@@ -1,9 +1,11 @@
-"""Cover requests and overrides as store transactions: the change, its audit and its messages commit once.
+"""Cover requests and overrides as store transactions: the change, its audit and its notices commit once.
 
-Synchronous (run in a thread by the listeners and the job). Every Slack message is an outbox row with
-a key derived from the change (`swap:7:update:accepted`), so a retried click, a second replica or a
-rerun of the job never posts twice. Messages that need the request's posted message (its edit, its
-thread) wait until that post is delivered; `tick` enqueues them on a later pass.
+Synchronous (run in a thread by the listeners and the job), and free of Slack: every message is an
+outbox row holding a neutral notice (rendered by bot.slack.notices) with a key derived from the change
+(`swap:7:update:accepted`), so a retried click, a second replica or a rerun of the job never posts
+twice. Messages that need the request's posted message (its edit, its thread) wait until that post is
+delivered; `tick` enqueues them on a later pass. The answer to the person asking is an `Outcome`: a
+sentence with named facts (spans, people) that the Slack layer formats and escapes.
 """
 
 from __future__ import annotations
@@ -20,10 +22,8 @@ from bot.domain.changes import changed_people, next_shift, on_call_throughout, t
 from bot.domain.notices import notice, shift_json
 from bot.domain.timeutil import iso
 from bot.domain.rotation import OverrideSpan
-from bot.domain.spans import Span
+from bot.domain.spans import Span, span_plain
 from bot.runbook.models import Runbook
-from bot.slack.replies import swaps as render
-from bot.slack.text import escape
 from bot.store import outbox, swaps
 from bot.store.db import Store
 from bot.store.overrides import active_overrides, add_override, cancel_override
@@ -36,11 +36,18 @@ FOLLOWUPS = [timedelta(weeks=4), timedelta(weeks=3), timedelta(weeks=2), timedel
 RECENT = timedelta(days=2)  # closed requests whose messages the job still checks
 
 
+@dataclass(frozen=True)
+class Person:
+    """A runbook name the reply mentions."""
+    name: str
+
+
 @dataclass
 class Outcome:
     ok: bool
-    text: str
+    text: str                                         # with {fact} placeholders
     changed: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)         # Span, list of Span, Person, or plain text
 
 
 @dataclass(frozen=True)
@@ -86,13 +93,13 @@ def request_cover(store: Store, runbook: Runbook, rotation: str, actor: Actor, s
     with store.transaction() as conn:
         current = roster(runbook, rotation, active_overrides(conn, now))
         if not time_of(current, actor.name, span.start, span.end):
-            return Outcome(False, f"You are not on call between {render.span_text(span.start, span.end)}, "
-                                  f"so there is nothing to cover. `/oncall schedule` shows your shifts."), None
+            return Outcome(False, "You are not on call between {span}, so there is nothing to cover. "
+                                  "`/oncall schedule` shows your shifts.", facts={"span": span}), None
         req = swaps.create(conn, rotation=rotation, requester=actor.name, requester_id=actor.user_id,
                            start=span.start, end=span.end, note=note, channel=runbook.team.channels.oncall, now=now)
         _post(conn, f"swap:{req.id}:post", req.channel, notice("swap_request", swap=req.id), now)
-    return Outcome(True, f"Your cover request #{req.id} is posted in {escape(req.channel)}: "
-                         f"{render.span_text(span.start, span.end)}. The first teammate to accept takes it."), req
+    return Outcome(True, "Your cover request #{id} is posted in {channel}: {span}. The first teammate to accept "
+                         "takes it.", facts={"id": req.id, "channel": req.channel, "span": span}), req
 
 
 def accept(store: Store, runbook: Runbook, swap_id: int, actor: Actor, slack_id: SlackId, now: datetime) -> Outcome:
@@ -108,7 +115,7 @@ def accept(store: Store, runbook: Runbook, swap_id: int, actor: Actor, slack_id:
         if not swaps.take(conn, swap_id, by=actor.name, by_id=actor.user_id, now=now):
             current = swaps.get(conn, swap_id)
             taken = f"taken by {current.accepted_by}" if current.state == "accepted" else current.state
-            return Outcome(False, f"Too late: this request is already {taken}.")
+            return Outcome(False, "Too late: this request is already {taken}.", facts={"taken": taken})
         before = active_overrides(conn)
         pieces = time_of(roster(runbook, req.rotation, before), req.requester, req.start_at, req.end_at)
         added = []
@@ -124,9 +131,10 @@ def accept(store: Store, runbook: Runbook, swap_id: int, actor: Actor, slack_id:
                     f"{actor.name} took {req.requester}'s cover request #{req.id}.", f"swap:{req.id}", slack_id, now)
         sync_messages(conn, swaps.get(conn, swap_id), now)
     if not pieces:
-        return Outcome(True, f"Thanks! {req.requester} is no longer on call in that span, so nothing moved.")
-    spans = ", ".join(render.span_text(a, b) for a, b in pieces)
-    return Outcome(True, f"You are on call {spans}, covering {req.requester}.", changed)
+        return Outcome(True, "Thanks! {requester} is no longer on call in that span, so nothing moved.",
+                       facts={"requester": req.requester})
+    return Outcome(True, "You are on call {spans}, covering {requester}.", changed,
+                   {"spans": [Span(a, b) for a, b in pieces], "requester": req.requester})
 
 
 def cancel_request(store: Store, swap_id: int, actor: Actor, now: datetime) -> Outcome:
@@ -134,14 +142,15 @@ def cancel_request(store: Store, swap_id: int, actor: Actor, now: datetime) -> O
     if req is None:
         return Outcome(False, "This cover request no longer exists.")
     if actor.name != req.requester and not actor.admin:
-        return Outcome(False, f"Only {req.requester} (or an admin) can cancel this request.")
+        return Outcome(False, "Only {requester} (or an admin) can cancel this request.",
+                       facts={"requester": req.requester})
     with store.transaction() as conn:
         if not swaps.cancel(conn, swap_id, by=actor.name, by_id=actor.user_id, now=now):
             state = swaps.get(conn, swap_id).state
-            return Outcome(False, f"This request is already {state}; cancel an accepted one's override "
-                                  f"with `/oncall overrides`.")
+            return Outcome(False, "This request is already {state}; cancel an accepted one's override "
+                                  "with `/oncall overrides`.", facts={"state": state})
         sync_messages(conn, swaps.get(conn, swap_id), now)
-    return Outcome(True, f"Cover request #{swap_id} cancelled.")
+    return Outcome(True, "Cover request #{id} cancelled.", facts={"id": swap_id})
 
 
 def sync_messages(conn: Connection, req: SwapRequest, now: datetime) -> None:
@@ -197,8 +206,8 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
         if not actor.admin and not on_call_throughout(current, actor.name, span.start, span.end):
             admins = ", ".join(runbook.team.admins) or "nobody (see team.admins in the runbook)"
             return Outcome(False, "Only admins can set overrides, except for the person on call over their own "
-                                  f"shift, and you are not on call for all of "
-                                  f"{render.span_text(span.start, span.end)}. Admins: {escape(admins)}.")
+                                  "shift, and you are not on call for all of {span}. Admins: {admins}.",
+                           facts={"span": span, "admins": admins})
         replaced = sorted({s.person for s in current.shifts(span.start, span.end) if s.person != person})
         oid = add_override(conn, rotation=rotation, person=person, start=span.start, end=span.end,
                            created_by=actor.user_id, created_by_name=actor.name, note=note, now=now)
@@ -208,9 +217,9 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
             "override_set", person=person, start=iso(span.start), end=iso(span.end), replaced=replaced,
             by=actor.name, by_id=actor.user_id, note=note, override_id=oid), now)
         _dm_changed(conn, runbook, rotation, after, changed, f"{actor.name} set override #{oid}: {person} is on "
-                    f"call {render.span_plain(span.start, span.end)}.", f"override:{oid}", slack_id, now)
-    return Outcome(True, f"Override #{oid}: {render.user(slack_id(person), person)} is on call "
-                         f"{render.span_text(span.start, span.end)}.", changed)
+                    f"call {span_plain(span.start, span.end)}.", f"override:{oid}", slack_id, now)
+    return Outcome(True, "Override #{id}: {person} is on call {span}.", changed,
+                   {"id": oid, "person": Person(person), "span": span})
 
 
 def may_cancel(rec: OverrideRecord, actor: Actor, requesters: dict[int, str]) -> bool:
@@ -223,24 +232,25 @@ def cancel_override_by(store: Store, runbook: Runbook, override_id: int, actor: 
                        now: datetime) -> Outcome:
     rec = next((r for r in swaps.override_records(store) if r.id == override_id), None)
     if rec is None or rec.cancelled_at is not None:
-        return Outcome(False, f"Override #{override_id} is already cancelled.")
+        return Outcome(False, "Override #{id} is already cancelled.", facts={"id": override_id})
     if rec.end_at <= now:
-        return Outcome(False, f"Override #{override_id} is already over.")
+        return Outcome(False, "Override #{id} is already over.", facts={"id": override_id})
     asked = swaps.get(store, rec.swap_id) if rec.swap_id is not None else None
     requesters = {asked.id: asked.requester} if asked else {}
     if not may_cancel(rec, actor, requesters):
-        return Outcome(False, f"Only an admin, {rec.created_by_name or 'whoever set it'} or {rec.person} "
-                              f"can cancel override #{override_id}.")
+        return Outcome(False, "Only an admin, {setter} or {person} can cancel override #{id}.",
+                       facts={"setter": rec.created_by_name or "whoever set it", "person": rec.person,
+                              "id": override_id})
     with store.transaction() as conn:
         before = active_overrides(conn)
         if not cancel_override(conn, override_id, now, by=actor.user_id, by_name=actor.name):
-            return Outcome(False, f"Override #{override_id} is already cancelled.")
+            return Outcome(False, "Override #{id} is already cancelled.", facts={"id": override_id})
         after = [s for s in before if s.id != f"db-{override_id}"]
         changed = changed_people(runbook, rec.rotation, before, after, rec.start_at, rec.end_at)
         _post(conn, f"override:{override_id}:cancel", runbook.team.channels.oncall, notice(
             "override_cancelled", person=rec.person, start=iso(rec.start_at), end=iso(rec.end_at), by=actor.name,
             by_id=actor.user_id, override_id=override_id), now)
         _dm_changed(conn, runbook, rec.rotation, after, changed, f"{actor.name} cancelled override #{override_id} "
-                    f"({rec.person}, {render.span_plain(rec.start_at, rec.end_at)}).",
+                    f"({rec.person}, {span_plain(rec.start_at, rec.end_at)}).",
                     f"override:{override_id}:cancel", slack_id, now)
-    return Outcome(True, f"Override #{override_id} cancelled; the schedule applies again.", changed)
+    return Outcome(True, "Override #{id} cancelled; the schedule applies again.", changed, {"id": override_id})
