@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args) or 0
+    except BrokenPipeError:
+        # `oncall-bot who --json | head`: the reader has gone; say nothing more, as `cat` would not.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a process the pipe closed
     except RunbookError as err:
         print(f"runbook has {len(err.problems)} error(s):", file=sys.stderr)
         for problem in err.problems:
@@ -52,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     at_help = "ISO-8601 instant (default now); without an offset it is in the team zone"
     p = command("who", cmd_who, "who is on call, and who each pipeline's failure would notify")
     p.add_argument("--at", help=at_help)
+    p.add_argument("--rotation", help="rotation key (default: the team's default rotation)")
     p.add_argument("--json", action="store_true")
     p = command("schedule", cmd_schedule, "the coming shifts, overrides applied")
     p.add_argument("--weeks", type=int, default=8)
@@ -179,7 +185,9 @@ def cmd_who(args) -> int:
     rb = loaded.runbook
     at = _instant(args.at, loaded)
     spans = _store_overrides()
-    current = oncall_now(rb, at, overrides=spans)
+    if args.rotation and args.rotation not in rb.rotations:
+        raise UsageError(f"unknown rotation {args.rotation!r}; known: {', '.join(rb.rotations) or 'none'}")
+    current = oncall_now(rb, at, args.rotation, overrides=spans)
     decisions = pipeline_decisions(rb, at, spans)
     if args.json:
         print(json.dumps({
@@ -285,15 +293,16 @@ def cmd_runbook(args) -> int:
 
 def cmd_triage(args) -> int:
     from bot.describe import span, when
-    from bot.domain.lookup import find_pipeline
-    from bot.domain.timeutil import iso
     from bot.domain.answers import assess
+    from bot.domain.lookup import exact_pipeline, find_pipeline
+    from bot.domain.timeutil import iso
 
     loaded = _load(args)
     rb = loaded.runbook
     at = _instant(args.at, loaded)
     error = sys.stdin.read() if args.error == "-" else args.error
-    key = find_pipeline(rb, args.name)
+    # What an alert would do: alerts are machines, so a near miss is another, unknown pipeline.
+    key = exact_pipeline(rb, args.name)
     a = assess(rb, key, error, at)
     if args.json:
         match = a.match
@@ -308,6 +317,8 @@ def cmd_triage(args) -> int:
         return 0
     title = rb.pipelines[key].name if key else f"{args.name} (unknown pipeline)"
     print(f"{title} failed at {when(rb, at)}")
+    if key is None and (near := find_pipeline(rb, args.name)):
+        print(f"  Note         an alert naming {args.name!r} is an unknown pipeline; did you mean {near!r}?")
     if a.match:
         print(f"  Matched      {a.match.title}  [{a.match.scope} pattern {a.match.pattern!r}]")
         print(f"  Line {a.match.line_number:<7} {a.match.line[:160]}")

@@ -11,7 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from bot.cli import main
-from helpers_runbook import REPO, SOURCE_RUNBOOK, cli_json, parse_iso, run_cli
+from helpers_runbook import REPO, SOURCE_RUNBOOK, SOURCE_TEXT, cli_json, parse_iso, run_cli
 
 RB = ["--runbook", str(SOURCE_RUNBOOK)]
 
@@ -201,3 +201,34 @@ def test_holiday_cache_off_or_fresh_gives_the_same_answer(tmp_path):
     assert answers[0] == answers[1] == answers[2]
     assert answers[0]["pipelines"]["growth"]["mode"] == "notify"  # Christmas: no page; its fix deadline comes first
     assert (tmp_path / "cache" / "public-holidays.json").exists()
+
+
+def test_triage_shows_what_an_alert_would_do_so_a_near_miss_is_unknown():
+    out = cli_json(*RB, "triage", "growth_v2", "--json", "--at", "2026-11-03T01:30Z", "--error", "boom")
+    assert (out["pipeline"], out["known"]) == ("growth_v2", False)
+    done = run_cli(*RB, "triage", "growth_v2", "--at", "2026-11-03T01:30Z", "--error", "boom")
+    assert "did you mean 'growth'?" in done.stdout
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    done = subprocess.run(f"{sys.executable} -m bot --runbook {RB[1]} schedule --weeks 3000 | head -1",
+                          shell=True, capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.startswith("Rotation data-engineering") and "Traceback" not in done.stderr
+
+
+def test_who_takes_a_rotation():
+    assert cli_json(*RB, "who", "--json", "--rotation", "data-engineering")["oncall"]["rotation"] == "data-engineering"
+    done = run_cli(*RB, "who", "--rotation", "nope")
+    assert done.returncode == 2 and "unknown rotation 'nope'" in done.stderr
+
+
+def test_an_override_with_an_offset_on_one_end_only_works(tmp_path):
+    path = tmp_path / "runbooks.yaml"
+    path.write_text(SOURCE_TEXT.replace("overrides: []", "overrides:\n  - {person: Anna, start: 2027-01-15T08:00:00+00:00, "
+                                                        "end: 2027-01-16T09:00, note: one offset}"))
+    out = cli_json("--runbook", str(path), "who", "--json", "--at", "2027-01-15T12:00Z")
+    assert out["oncall"]["person"] == "Anna" and out["oncall"]["until"] == "2027-01-16T09:00:00Z"
+    path.write_text(SOURCE_TEXT.replace("overrides: []", "overrides:\n  - {person: Anna, start: 2027-01-16T10:00:00+00:00, "
+                                                        "end: 2027-01-16T09:00, note: backwards}"))
+    done = run_cli("validate", str(path))
+    assert done.returncode == 1 and "must be after its start" in done.stderr and "Traceback" not in done.stderr

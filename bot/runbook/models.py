@@ -156,7 +156,8 @@ class Override(Strict):
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.end <= self.start:
+        # With an offset on one end only, the order needs the team's zone: Runbook checks those.
+        if (self.start.tzinfo is None) == (self.end.tzinfo is None) and self.end <= self.start:
             raise ValueError(f"override end ({self.end}) must be after its start ({self.start})")
         return self
 
@@ -284,6 +285,16 @@ class Runbook(Strict):
             if not re.match(PIPELINE_KEY, key):
                 raise ValueError(f"pipeline key {key!r} must be lower-case letters, digits, - or _ (e.g. 'daily-sales')")
         return pipelines
+
+    @model_validator(mode="after")
+    def _overrides_ordered(self):
+        for i, item in enumerate(self.overrides):
+            # Enough to order them (the domain resolves DST gaps when it uses them).
+            start, end = (value if value.tzinfo else value.replace(tzinfo=self.tz) for value in (item.start, item.end))
+            if end <= start:
+                raise ValueError(f"overrides[{i}]: end ({item.end}) must be after its start ({item.start}) "
+                                 f"in the team zone {self.team.timezone}")
+        return self
 
     @cached_property
     def tz(self) -> ZoneInfo:
