@@ -101,8 +101,8 @@ def test_killed_after_slack_posted_but_before_it_was_recorded_posts_no_second_me
 
 
 def test_a_handoff_posted_just_before_a_kill_is_not_posted_again(database_url, fake_slack, serve):
-    def handoff(call) -> bool:  # the first pass of a new bot posts the current handoff
-        return call.args.get("channel") == "#data-oncall" and "On-call handoff" in call.texts()
+    def handoff(call) -> bool:  # the first pass of a new bot announces the current shift
+        return call.args.get("channel") == "#data-oncall" and "(data-engineering)" in call.args.get("text", "")
 
     second = killed_mid_post(fake_slack, serve, database_url, handoff)
     fake_slack.wait_for("conversations.history", timeout=20)

@@ -3,6 +3,8 @@ transition meetings, and two replicas on one database."""
 
 from __future__ import annotations
 
+import json
+
 import random
 
 import pytest
@@ -137,6 +139,12 @@ def test_meeting_offset_and_leads_come_from_the_runbook(store):
 def test_a_fresh_install_owes_nothing_from_before_its_first_pass(store):
     result = tick(store, source(), at(2026, 11, 12, 12))
     assert result.sent + result.skipped == ["handoff:data-engineering:2026-11-09T09:00:00Z"]  # the current shift, announced
+    # ...as the current shift, not as news three days late.
+    text = rows(store, "handoff", source())[0].args
+    assert text["text"].startswith("On call (data-engineering): Anna since 2026-11-09 09:00 UTC")
+    assert "hands over" not in json.dumps(text["blocks"]) and "*Anna* is on call since" in json.dumps(text["blocks"])
+    tick(store, source(), at(2026, 11, 16, 9))  # the next handoff is news again
+    assert "*Anna* hands over to *Laura*" in json.dumps(rows(store, "handoff", source())[-1].args["blocks"])
 
 
 def test_two_schedulers_on_one_database_send_each_message_once(make_store):

@@ -46,7 +46,10 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     prev, shift = occ.subject
     if announced(conn, occ, ctx.roster(occ.scope).rotation.turn):
         return SKIPPED
-    return ctx.enqueue(conn, occ, notice(KIND, rotation=occ.scope, prev=shift_json(prev), shift=shift_json(shift)),
+    # A shift that began before the bot's first pass is announced as the current one, not as news.
+    current = occ.due < ctx.epoch
+    return ctx.enqueue(conn, occ, notice(KIND, rotation=occ.scope, prev=None if current else shift_json(prev),
+                                         shift=shift_json(shift), current=current),
                        channel=ctx.runbook.team.channels.oncall)
 
 

@@ -68,7 +68,7 @@ def render(store, runbook: Runbook, people, overrides, notice: dict) -> Message:
 def _handoff(w: World, n: dict) -> Message:
     shift = shift_from(n["shift"])
     return scheduled.handoff(w.runbook, w.people, n["rotation"], shift_from(n["prev"]), shift,
-                             w.week(n["rotation"], shift.start), w.open_incidents())
+                             w.week(n["rotation"], shift.start), w.open_incidents(), current=n.get("current", False))
 
 
 def _meeting(w: World, n: dict) -> Message:

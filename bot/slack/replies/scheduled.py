@@ -85,14 +85,19 @@ def meeting_time(runbook: Runbook, rotation: str, handoff_at: datetime) -> tuple
 
 
 def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: Shift, shifts: list[Shift],
-            incidents: list[Incident]) -> Message:
+            incidents: list[Incident], current: bool = False) -> Message:
+    """The handoff; `current` when the bot starts during the shift: who is on call, not who takes over."""
     incoming, outgoing = shift.person, prev.person if prev else None
     covering = f" (covering {people.plain(shift.scheduled)})" if shift.is_override else ""
-    lead = (f"{people.mention(outgoing)} hands over to {people.mention(incoming)}" if outgoing
-            else f"{people.mention(incoming)} takes the first shift")
-    blocks = [header(f"On-call handoff: {rotation}"),
-              section(f"{lead}{covering}.\n{people.mention(incoming)} is on call from {date_token(shift.start)} "
-                      f"until {date_token(shift.end)}.")]
+    if current:
+        lead = f"{people.mention(incoming)}{covering} is on call since {date_token(shift.start)}"
+        blocks = [header(f"On call: {rotation}"), section(f"{lead}, until {date_token(shift.end)}.")]
+    else:
+        lead = (f"{people.mention(outgoing)} hands over to {people.mention(incoming)}" if outgoing
+                else f"{people.mention(incoming)} takes the first shift")
+        blocks = [header(f"On-call handoff: {rotation}"),
+                  section(f"{lead}{covering}.\n{people.mention(incoming)} is on call from {date_token(shift.start)} "
+                          f"until {date_token(shift.end)}.")]
     blocks.append(section("*The coming week*\n" + "\n".join(week_lines(runbook, people, rotation, shift.start, shifts))))
     swaps = swap_lines(people, shifts)
     if swaps:
@@ -108,6 +113,8 @@ def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: 
                               f"times in your zone"))
     text = (f"On-call handoff ({rotation}): {outgoing + ' → ' if outgoing else ''}{incoming}, "
             f"from {_utc(shift.start)} until {_utc(shift.end)}")
+    if current:
+        text = f"On call ({rotation}): {incoming} since {_utc(shift.start)}, until {_utc(shift.end)}"
     return message(text, blocks)
 
 
