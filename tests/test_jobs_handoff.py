@@ -282,3 +282,32 @@ def test_the_shift_reminder_comes_the_working_day_before(store):
         sent += reminders(tick(store, rb, at(2026, 12, day, 12)))
     assert sent == ["shift_reminder:data-engineering/Jane:2026-12-18T09:00:00Z",
                     "shift_reminder:data-engineering/Danny:2026-12-23T09:00:00Z"]
+
+
+def _open_growth_incidents(store, rb, count: int) -> None:
+    from bot.alerts.intake import receive
+    from bot.alerts.model import Alert
+
+    for n in range(count):  # Growth's run of 14 Nov: fix by 15 Nov 00:00, before the 16 Nov meeting
+        receive(store, rb, Alert(source="generic", pipeline="growth", status="failed", occurred_at=at(2026, 11, 14, 2),
+                                 dedup_key=f"run-{n}"), at(2026, 11, 14, 2))
+
+
+def test_the_meeting_agenda_keeps_whole_lines_and_says_how_many_more(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 14))
+    _open_growth_incidents(store, rb, 40)  # more than one Slack section holds
+    tick(store, rb, at(2026, 11, 15, 9))
+    agenda = rows(store, "meeting_reminder", rb)[0].args["blocks"][1]["text"]["text"]
+    assert len(agenda) <= 3000 and "more line(s): see `/oncall` and the alert threads" in agenda.splitlines()[-1]
+    assert all(line.startswith(("*Agenda*", "• ", "Open incidents:", "… and")) for line in agenda.splitlines())
+
+
+def test_the_meeting_agenda_tells_missed_deadlines_from_pending_ones(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 14))
+    _open_growth_incidents(store, rb, 1)
+    tick(store, rb, at(2026, 11, 15, 9))
+    agenda = rows(store, "meeting_reminder", rb)[0].args["blocks"][1]["text"]["text"]
+    assert "Pending deadlines:\n• none" in agenda
+    assert "Fix deadlines already missed:\n• growth #" in agenda

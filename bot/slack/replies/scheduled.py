@@ -12,7 +12,7 @@ from bot.domain.rotation import Shift
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
-from bot.slack.text import cut, date_token, escape
+from bot.slack.text import date_token, escape
 from bot.store.records import Incident
 
 DAY_WORDS = {"weekdays": "working day", "weekends": "weekend", "holidays": "holiday"}
@@ -126,19 +126,36 @@ def meeting_reminder(runbook: Runbook, people, rotation: str, person: str, outgo
     blocks = [section(f"{people.mention(person)}, on-call transition meeting {date_token(meeting_at)} "
                       f"({format_duration(duration)}): you {role} {people.mention(other)}. "
                       f"The shift changes {date_token(shift.start)}.")]
-    agenda = []
-    open_lines = incident_lines(runbook, incidents)
-    agenda.append("Open incidents:\n" + (bullet_list(open_lines) if open_lines else "• none"))
-    pending = [i for i in incidents if i.fix_by]
-    agenda.append("Pending deadlines:\n" + (bullet_list(
-        [f"{escape(i.pipeline)} #{i.id}: fix by {date_token(i.fix_by)}" for i in pending]) if pending else "• none"))
-    swaps = swap_lines(people, week)
-    agenda.append("Swaps in the coming week:\n" + (bullet_list(swaps) if swaps else "• none"))
-    blocks.append(section(cut("*Agenda*\n" + "\n".join(agenda), 3000)))
+    def part(title: str, lines: list[str]) -> list[str]:
+        return [title, *(f"• {line}" for line in lines or ["none"])]
+
+    def deadline(i: Incident) -> str:
+        return f"{escape(i.pipeline)} #{i.id}: fix by {date_token(i.fix_by)}"
+
+    agenda = part("Open incidents:", incident_lines(runbook, incidents))
+    agenda += part("Pending deadlines:", [deadline(i) for i in incidents if i.fix_by and i.fix_by > meeting_at])
+    missed = [deadline(i) for i in incidents if i.fix_by and i.fix_by <= meeting_at]
+    if missed:
+        agenda += part("Fix deadlines already missed:", missed)
+    agenda += part("Swaps in the coming week:", swap_lines(people, week))
+    blocks.append(section(fit(["*Agenda*", *agenda], 3000)))
     blocks.append(context(f"Rotation `{rotation}` · times in your zone"))
     text = (f"{person}: on-call transition meeting at {_utc(meeting_at)} "
             f"({outgoing} → {shift.person})")
     return message(text, blocks)
+
+
+def fit(lines: list[str], limit: int) -> str:
+    """Whole lines up to `limit` characters, then how many were left out: never a cut mid-word."""
+    kept: list[str] = []
+    size = 0
+    for n, line in enumerate(lines):
+        tail = f"\n… and {len(lines) - n} more line(s): see `/oncall` and the alert threads"
+        if size + len(line) + 1 + len(tail) > limit:
+            return "\n".join(kept) + tail
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
 
 
 def shift_reminder(runbook: Runbook, people, rotation: str, shift: Shift) -> Message:
