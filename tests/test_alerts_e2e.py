@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.jobs import incident_clocks
+from bot.jobs import incident_clocks, scheduled_messages
 from tests.conftest import ShiftedClock
 from tests.slackreq import action_body, signed_headers
 from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # noqa: F401
@@ -381,3 +381,13 @@ def test_an_oncall_escalation_step_mentions_who_is_on_call_now(database_url, fak
     bot.portal.call(incident_clocks, bot.runtime)
     reply = next(c for c in thread(fake_slack, parent, 1) if "Escalated" in texts(c))
     assert "<@U0LAURA>" in texts(reply) and "<@U0DANNY>" not in texts(reply)
+
+
+def test_a_missing_success_report_is_not_called_a_failure(bot, fake_slack):
+    bot.clock.set(datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+    bot.portal.call(scheduled_messages, bot.runtime)  # the bot watches the night's runs from here
+    bot.clock.set(datetime(2026, 12, 1, 4, 0, 30, tzinfo=UTC))
+    bot.portal.call(scheduled_messages, bot.runtime)  # Growth: nothing reported by 04:00
+    post = parent_of(fake_slack, "Growth: no success report by")
+    assert "Growth failed" not in texts(post) and "No known issue matched" not in texts(post)
+    assert post.args["text"].startswith("Growth: no success report by 04:00 UTC (open)")

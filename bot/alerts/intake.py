@@ -215,6 +215,7 @@ def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, ded
         log_url=alert.log_url, issue_title=match.title if match else None, notify_mode=audience.how,
         notify=list(audience.people), oncall=audience.oncall, deferred_until=audience.until,
         escalation_level=0, told=audience.told(), notify_reason=audience.reason,
+        origin="missing_report" if alert.source == "sla" else "alert",
     )
     detail = {"source": alert.source, "mode": audience.how, "people": list(audience.people),
               "reason": audience.reason}

@@ -245,6 +245,7 @@ def _v7_channel_pace(conn: Connection) -> None:
 def _v8_audiences(conn: Connection) -> None:
     _add_column(conn, "incidents", Column("told", Json))          # name → "page" | "notify"
     _add_column(conn, "incidents", Column("notify_reason", Text))
+    _add_column(conn, "incidents", Column("origin", String(20)))   # "alert" | "missing_report"
     actions = Table("actions", MetaData(), Column("kind", String), Column("at", UTCDateTime))
     Index("ix_actions_kind_at", actions.c.kind, actions.c.at).create(conn)
 

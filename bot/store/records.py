@@ -46,6 +46,12 @@ class Incident:
     deferred_pinged_at: datetime | None
     told: dict[str, str] | None
     notify_reason: str | None
+    origin: str | None
+
+    @property
+    def missing_report(self) -> bool:
+        """Opened by the SLA watch: no success was reported, and no failure either."""
+        return self.origin == "missing_report"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Incident":

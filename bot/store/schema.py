@@ -70,6 +70,7 @@ incidents = Table(
     # v8
     Column("told", Json),                                     # name → "page" | "notify": reached so far
     Column("notify_reason", Text),                            # why the first message told whom it told
+    Column("origin", String(20)),                             # "alert", or "missing_report" (the SLA watch)
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
     Index("ix_incidents_status", "status"),
 )

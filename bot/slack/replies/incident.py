@@ -33,6 +33,14 @@ def title(runbook: Runbook, incident: Incident) -> str:
     return escape(spec.name) if spec else f"{escape(incident.pipeline_raw)} (unknown pipeline)"
 
 
+def headline(runbook: Runbook, incident: Incident, *, token: bool = True) -> str:
+    """What happened, in a few words: a failure, or (the SLA watch) a run nobody reported on."""
+    if incident.missing_report and incident.data_ready_by:
+        by = date_token(incident.data_ready_by) if token else f"{incident.data_ready_by:%H:%M} UTC"
+        return f"{title(runbook, incident)}: no success report by {by}"
+    return f"{title(runbook, incident)} failed"
+
+
 def _countdown(at: datetime | None) -> str:
     return date_token(at, "{date_short_pretty} {time} ({ago})") if at else "_none_"
 
@@ -69,15 +77,19 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
         sla = {True: " · SLA met", False: " · SLA missed", None: ""}[incident.sla_met]
         state += f" by {who}{sla}"
     count = f" · seen {incident.alert_count} times" if incident.alert_count > 1 else ""
-    blocks = [section(f"*{title(runbook, incident)} failed* · {state}{count}")]
+    blocks = [section(f"*{headline(runbook, incident)}* · {state}{count}")]
 
-    # A resolved incident keeps what happened: the error and the cause stay on the record.
-    blocks.append(section(_excerpt(incident.error, match.line if match else None)))
-    if match:
-        blocks.append(section(f"*Likely cause: {escape(match.title)}*\n{escape(match.remediation)}"))
+    # A resolved incident keeps what happened: the error and the cause stay on the record. A missing
+    # report has no error to match a known issue against: the watch's own words say what is missing.
+    if incident.missing_report:
+        blocks.append(section(escape(incident.error)))
     else:
-        hint = f"`/runbook {incident.pipeline}`" if incident.known else "`/runbook` to list the known pipelines"
-        blocks.append(section(f"*No known issue matched.* See {hint}."))
+        blocks.append(section(_excerpt(incident.error, match.line if match else None)))
+        if match:
+            blocks.append(section(f"*Likely cause: {escape(match.title)}*\n{escape(match.remediation)}"))
+        else:
+            hint = f"`/runbook {incident.pipeline}`" if incident.known else "`/runbook` to list the known pipelines"
+            blocks.append(section(f"*No known issue matched.* See {hint}."))
     if spec and (missing := spec.missing()):
         blocks.append(context(f"The runbook is incomplete for this pipeline: no {', '.join(missing)}."))
     who_lines = []
@@ -101,7 +113,7 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
     run = f" · run `{escape(incident.run_id)}`" if incident.run_id else ""
     blocks.append(context(f"Incident {incident.id}{run} · opened {date_token(incident.opened_at)}"))
 
-    fallback = f"{title(runbook, incident)} failed ({incident.status})"
+    fallback = f"{headline(runbook, incident, token=False)} ({incident.status})"
     if match:
         fallback += f": {escape(match.title)}"
     if mentioned:
@@ -225,11 +237,14 @@ def _cause(runbook: Runbook, incident: Incident) -> Match | None:
 def page_dm(runbook: Runbook, incident: Incident, args: dict, link: str | None) -> Message:
     """The direct message of a page: enough to act from a phone at night, with Acknowledge."""
     match = _cause(runbook, incident)
-    name = title(runbook, incident)
+    name = headline(runbook, incident)
     state = STATE.get(incident.status, incident.status)
-    lines = [f":rotating_light: *{name} failed* · {state}"]
-    lines.append(f"*Likely cause:* {escape(match.title)}: {escape(match.remediation)}" if match
-                 else "*Likely cause:* no known issue matched.")
+    lines = [f":rotating_light: *{name}* · {state}"]
+    if incident.missing_report:
+        lines.append(escape(incident.error))
+    else:
+        lines.append(f"*Likely cause:* {escape(match.title)}: {escape(match.remediation)}" if match
+                     else "*Likely cause:* no known issue matched.")
     deadlines = [f"data ready by {_countdown(incident.data_ready_by)}" if incident.data_ready_by else "",
                  f"fix by {_countdown(incident.fix_by)}" if incident.fix_by else ""]
     if any(deadlines):
@@ -240,4 +255,5 @@ def page_dm(runbook: Runbook, incident: Incident, args: dict, link: str | None) 
     if incident.status == "open":
         blocks.append(ActionsBlock(block_id=f"page-{incident.id}", elements=[ButtonElement(
             text="Acknowledge", action_id="incident_ack", value=str(incident.id), style="primary")]))
-    return message(f"{name} failed ({incident.status})" + (f": {escape(match.title)}" if match else ""), blocks)
+    return message(f"{headline(runbook, incident, token=False)} ({incident.status})"
+                   + (f": {escape(match.title)}" if match else ""), blocks)
