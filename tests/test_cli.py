@@ -232,3 +232,18 @@ def test_an_override_with_an_offset_on_one_end_only_works(tmp_path):
                                                         "end: 2027-01-16T09:00, note: backwards}"))
     done = run_cli("validate", str(path))
     assert done.returncode == 1 and "must be after its start" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ics_writes_an_instant_of_a_repeated_hour_so_calendars_read_it_right(tmp_path):
+    from helpers_runbook import BERLIN
+
+    # Felix takes over at the second 02:30 of the night clocks go back in Berlin (01:30 UTC).
+    path = tmp_path / "berlin.yaml"
+    path.write_text(BERLIN + "overrides:\n  - {person: Felix, start: '2026-10-25T02:30:00+01:00', "
+                             "end: '2026-10-25T12:00:00+01:00', rotation: shop}\n")
+    done = run_cli("--runbook", str(path), "ics", "--from", "2026-10-20", "--weeks", "2")
+    assert done.returncode == 0, done.stderr
+    events = done.stdout.replace("\r\n ", "").split("BEGIN:VEVENT")[1:]
+    [felix] = [e for e in events if "SUMMARY:On call: Felix" in e and "20261025T" in e]
+    assert "DTSTART:20261025T013000Z" in felix  # not TZID=Europe/Berlin:…T023000, read as the first 02:30
+    assert "DTEND;TZID=Europe/Berlin:20261025T120000" in felix

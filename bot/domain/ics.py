@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Iterable
 
 from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
@@ -25,11 +25,20 @@ def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterab
             event = Event()
             event.add("uid", f"{key}-{shift.start:%Y%m%dT%H%M%SZ}-{shift.person}@oncall-bot")
             event.add("dtstamp", stamp or now)
-            event.add("dtstart", shift.start.astimezone(runbook.tz))
-            event.add("dtend", shift.end.astimezone(runbook.tz))
+            event.add("dtstart", _unambiguous(shift.start, runbook))
+            event.add("dtend", _unambiguous(shift.end, runbook))
             covering = f" (covering {shift.scheduled})" if shift.scheduled and shift.person != shift.scheduled else ""
             event.add("summary", f"On call: {shift.person}{covering}")
             event.add("description", f"{runbook.team.name}, rotation {key}")
             cal.add_component(event)
     cal.add_missing_timezones()
     return cal.to_ical()
+
+
+def _unambiguous(at: datetime, runbook: Runbook) -> datetime:
+    """Local time with its zone, except in an hour a DST change repeats: a calendar reads such a
+    local time as the first of the two, so those instants are written in UTC."""
+    from dateutil import tz as dateutil_tz
+
+    local = at.astimezone(runbook.tz)
+    return at.astimezone(UTC) if dateutil_tz.datetime_ambiguous(local.replace(tzinfo=None), runbook.tz) else local
