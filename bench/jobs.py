@@ -42,7 +42,7 @@ def generated(pipelines: int) -> str:
             lines += ["    sla: {fix_by: end_of_month}",
                       "    on_call: {outside_work_hours: defer, weekly_check: {day: mon, time: '10:00'}}"]
         else:
-            lines += [f"    sla: {{data_ready_by: '0{4 + i % 3}:00', fix_within: 24h}}",
+            lines += [f"    sla: {{data_ready_by: '0{4 + i % 3}:00', fix_within: 24h, watch: always}}",
                       "    on_call: {rotation: main, page: [weekdays, weekends]}"]
     return "\n".join(lines) + "\n"
 

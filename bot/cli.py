@@ -159,6 +159,14 @@ def cmd_validate(args) -> int:
           f"{len(rb.pipelines)} pipelines, {len(rb.signatures)} team-wide signatures")
     for warning in loaded.warnings:
         print(f"warning: {warning}")
+    waiting = [k for k, p in rb.pipelines.items() if p.schedule and p.sla and p.sla.data_ready_by is not None
+               and p.sla.watch == "after_first_success"]
+    if waiting:  # the file alone cannot say whether they have reported yet: `/healthz` and the handoff can
+        print(f"note: the SLA of {', '.join(waiting)} is watched once each has reported a success "
+              f"(sla.watch: always watches from the start)")
+    unscheduled = [k for k, p in rb.pipelines.items() if not p.schedule and p.sla and p.sla.data_ready_by is not None]
+    if unscheduled:
+        print(f"note: the SLA of {', '.join(unscheduled)} is not watched: no schedule, so no run to watch")
     return 0
 
 

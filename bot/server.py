@@ -127,8 +127,21 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
         body = {"status": status, "version": bot.__version__,
                 "runbook": {"loaded": True, "path": rt.runbook_path, "pipelines": len(rt.runbook.pipelines)},
                 "database": database, "slack": slack}
+        if database["reachable"]:
+            body["sla_watch"] = await _sla_watch()
         # A Slack outage is reported, not fatal: the bot keeps accepting alerts and commands.
         return JSONResponse(body, status_code=200 if database["reachable"] else 503)
+
+    async def _sla_watch() -> dict:
+        """Which pipelines' SLA is watched, and why not where it is not."""
+        from bot.domain.deadlines import sla_watch
+        from bot.store.clocks import reported_pipelines
+
+        try:
+            reported = await asyncio.wait_for(asyncio.to_thread(reported_pipelines, rt.store, rt.runbook), timeout=3)
+        except Exception as err:
+            return {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+        return {key: {"watched": on, "why": why} for key, (on, why) in sla_watch(rt.runbook, reported).items()}
 
     @measured(rt, "/metrics")
     async def metrics(request: Request) -> Response:

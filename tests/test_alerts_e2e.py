@@ -385,6 +385,8 @@ def test_an_oncall_escalation_step_mentions_who_is_on_call_now(database_url, fak
 
 def test_a_missing_success_report_is_not_called_a_failure(bot, fake_slack):
     bot.clock.set(datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+    bot.post("/alerts", json={"pipeline": "growth", "status": "succeeded", "occurred_at": "2026-11-30T03:00:00Z"},
+             headers=AUTH)  # Growth reports its successes: its SLA is watched
     bot.portal.call(scheduled_messages, bot.runtime)  # the bot watches the night's runs from here
     bot.clock.set(datetime(2026, 12, 1, 4, 0, 30, tzinfo=UTC))
     bot.portal.call(scheduled_messages, bot.runtime)  # Growth: nothing reported by 04:00

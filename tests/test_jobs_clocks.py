@@ -18,7 +18,10 @@ def alert(pipeline, status, when, error=None):
 
 
 def start(store):
-    tick(store, source(), at(2026, 11, 10, 0, 30))  # the bot's first pass: before the night's runs
+    rb = source()
+    for name in ("profit", "growth", "engagement"):  # the team's runs report success: their SLA is watched
+        receive(store, rb, alert(name, "succeeded", at(2026, 11, 9, 6)), at(2026, 11, 9, 6))
+    tick(store, rb, at(2026, 11, 10, 0, 30))  # the bot's first pass: before the night's runs
 
 
 def test_sla_breach_with_no_alert_at_all_opens_an_incident_naming_the_downstream_team(store):
@@ -189,3 +192,22 @@ def test_a_resolve_by_hand_is_not_data_ready_and_the_sla_is_still_watched(store)
     assert "sla_breach:growth:2026-11-10T04:00:00Z" in result.sent  # no success was reported by 04:00
     breach = [i for i in list_incidents(store, open_only=True) if i.pipeline == "growth"]
     assert len(breach) == 1 and "SLA breach" in breach[0].error
+
+
+def test_a_pipeline_that_never_reported_success_is_not_watched_until_it_does(store):
+    rb = source()
+    tick(store, rb, at(2026, 11, 10, 0, 30))
+    tick(store, rb, at(2026, 11, 10, 6))
+    assert list_incidents(store) == []  # no success was ever reported: nobody is told of a breach daily
+    receive(store, rb, alert("growth", "succeeded", at(2026, 11, 10, 7)), at(2026, 11, 10, 7))
+    tick(store, rb, at(2026, 11, 11, 6))
+    assert [i.pipeline for i in list_incidents(store)] == ["growth"]  # watched from its first success on
+
+
+def test_sla_watch_always_watches_from_the_start(store):
+    from tests.helpers_runbook import runbook, source_with
+
+    rb = runbook(source_with("      data_ready_by: \"03:00\"\n", "      data_ready_by: \"03:00\"\n      watch: always\n"))
+    tick(store, rb, at(2026, 11, 10, 0, 30))
+    tick(store, rb, at(2026, 11, 10, 6))
+    assert [i.pipeline for i in list_incidents(store)] == ["profit"]

@@ -100,6 +100,7 @@ def test_handoff_message_shows_the_week_paging_incidents_and_weekly_checks(store
     assert "*Laura* hands over to *Jane*" in body
     assert "Thanksgiving" in body                                   # Thu 26 Nov: a holiday
     assert "(Thanksgiving Day): *Jane* · pages for Engagement" in body  # Growth does not page on holidays
+    assert "*SLA not watched*\n• Profit: waiting for its first success report" in body  # nothing reported yet
     assert "(weekend): *Jane* · pages for Growth, Engagement" in body
     assert "Aggregate data for investors*: no on-call" in body and "every Mon 10:00" in body
 
@@ -150,6 +151,12 @@ def test_a_fresh_install_owes_nothing_from_before_its_first_pass(store):
 def test_two_schedulers_on_one_database_send_each_message_once(make_store):
     rb = source()
     first, second = make_store(), make_store()
+    from bot.alerts.intake import receive
+    from bot.alerts.model import Alert
+
+    for name in ("profit", "growth", "engagement"):  # success reports are wired: their SLA is watched
+        receive(first, rb, Alert(source="generic", pipeline=name, status="succeeded", occurred_at=at(2026, 10, 31)),
+                at(2026, 10, 31))
     tick(first, rb, at(2026, 11, 1))
     moments = [at(2026, 11, 2) + timedelta(minutes=30 * i) for i in range(36)]
     barrier = threading.Barrier(2)

@@ -165,6 +165,8 @@ def test_profit_on_a_saturday_night_wakes_nobody_and_its_owners_hear_of_it_monda
 
     first = at(utc(2026, 12, 5, 1, 59, 58))  # installed before the night's runs: their SLA is watched
     fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args.get("channel") == "#data-oncall")
+    success = {"pipeline": "profit", "status": "succeeded", "occurred_at": "2026-12-04T02:40:00Z"}
+    assert httpx.post(first.url + "/alerts", headers=AUTH, json=success).status_code == 202  # Profit reports
     first.stop()
     night = at(utc(2026, 12, 5, 2, 30))
     alert(night.url, "profit", utc(2026, 12, 5, 2, 29), "Reconciliation failed: totals differ")

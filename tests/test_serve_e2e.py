@@ -23,6 +23,12 @@ def test_dry_run_serves_and_prints_what_it_would_send(serve):
                       headers=signed_headers(event, content_type="application/json")).status_code == 200
     health = httpx.get(served.url + "/healthz").json()
     assert health["slack"]["mode"] == "dry-run"
+    # Nothing has reported a success yet: the SLA watch waits, and says so.
+    assert health["sla_watch"]["profit"]["watched"] is False
+    assert "first success report" in health["sla_watch"]["profit"]["why"]
+    success = {"pipeline": "growth", "status": "succeeded"}
+    assert httpx.post(served.url + "/alerts", json=success, headers={"Authorization": "Bearer alerts-secret"}).status_code == 202
+    assert httpx.get(served.url + "/healthz").json()["sla_watch"]["growth"]["watched"] is True
     assert served.stop() in (0, -15)  # SIGTERM: uvicorn shuts down, then re-raises the signal
     assert "stopped cleanly" in served.stderr()
     printed = [json.loads(line) for line in served.stdout().splitlines() if line.startswith("{")]

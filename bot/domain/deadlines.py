@@ -66,3 +66,21 @@ def deadlines(runbook: Runbook, pipeline: str | None, failed_at: datetime) -> De
         first_of_next = local.date() + relativedelta(months=1, day=1)
         fix_by = local_instant(first_of_next, time(0), runbook.tz)
     return Deadlines(run_at, data_ready_by, fix_by)
+
+
+def sla_watch(runbook: Runbook, reported: set[str]) -> dict[str, tuple[bool, str]]:
+    """For each pipeline with a data-ready time: whether the SLA watch runs, and why (or why not).
+    `reported` holds the keys of pipelines that have reported a success at least once."""
+    found = {}
+    for key, spec in runbook.pipelines.items():
+        if not spec.sla or spec.sla.data_ready_by is None:
+            continue
+        if not spec.schedule:
+            found[key] = (False, "no schedule in the runbook, so no run to watch")
+        elif spec.sla.watch == "always":
+            found[key] = (True, "watched from the start (sla.watch: always)")
+        elif key in reported:
+            found[key] = (True, "watched since its first success report")
+        else:
+            found[key] = (False, "waiting for its first success report (sla.watch: always watches it from the start)")
+    return found

@@ -1,7 +1,9 @@
 """SLA watch: a scheduled run with no success report by its data-ready time is a breach.
 
 For each day, the runs that must be ready by that day's `data_ready_by` (UTC) are the cron runs in
-the 24 h before it; the first of them starts the watch. At the deadline:
+the 24 h before it; the first of them starts the watch. A pipeline is watched once it has reported a
+success (`sla.watch: always`: from the start), so a team that has not wired success reports yet is
+not told of a breach every day. At the deadline:
 - a success reported since that run (or an incident of the run resolved in time by a success
   report; a resolve by hand says nothing about the data): nothing;
 - an open incident of the run: a breach reply in its thread, naming the downstream teams to tell,
@@ -24,6 +26,7 @@ from sqlalchemy import Connection
 from bot.alerts.intake import receive
 from bot.alerts.model import Alert
 from bot.domain import policy
+from bot.domain.deadlines import sla_watch
 from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
 from bot.domain.notices import audience_json, notice
@@ -44,8 +47,9 @@ def first_run(schedule: str, deadline: datetime) -> datetime | None:
 
 
 def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
+    watched = {key for key, (on, _) in sla_watch(ctx.runbook, ctx.reported).items() if on}
     for key, spec in ctx.runbook.pipelines.items():
-        if not (spec.schedule and spec.sla and spec.sla.data_ready_by is not None):
+        if key not in watched:
             continue
         day = start.astimezone(UTC).date()
         while day <= end.astimezone(UTC).date():

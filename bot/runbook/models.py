@@ -172,6 +172,11 @@ class SLA(Strict):
     fix_within: Duration | None = Field(None, description="Fix deadline counted from midnight UTC of the run's day")
     fix_by: Literal["end_of_month"] | None = Field(None, description="Fix deadline at the end of the month (team zone)")
     notes: list[str] = Field(default_factory=list, description="Promises that are not clocks")
+    watch: Literal["after_first_success", "always"] = Field(
+        "after_first_success",
+        description="When the data-ready time is watched: once the pipeline has reported a success (so a team "
+        "that has not wired success reports yet is not told of a breach every day), or from the start",
+    )
 
     @model_validator(mode="after")
     def _one_fix_rule(self):

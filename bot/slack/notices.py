@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable
 
+from bot.domain.deadlines import sla_watch
 from bot.domain.notices import audience_from, instant, shift_from
 from bot.domain.rotation import Roster, runbook_overrides
 from bot.runbook.models import Runbook
@@ -19,6 +20,7 @@ from bot.slack.replies import clocks, scheduled
 from bot.slack.replies import swaps as say_swaps
 from bot.slack.text import escape
 from bot.store import swaps
+from bot.store.clocks import reported_pipelines
 from bot.store.incidents import get_incident, list_incidents
 
 WEEK = timedelta(days=7)
@@ -67,8 +69,11 @@ def render(store, runbook: Runbook, people, overrides, notice: dict) -> Message:
 
 def _handoff(w: World, n: dict) -> Message:
     shift = shift_from(n["shift"])
+    unwatched = [(w.runbook.pipelines[key].name, why)
+                 for key, (on, why) in sla_watch(w.runbook, reported_pipelines(w.store, w.runbook)).items() if not on]
     return scheduled.handoff(w.runbook, w.people, n["rotation"], shift_from(n["prev"]), shift,
-                             w.week(n["rotation"], shift.start), w.open_incidents(), current=n.get("current", False))
+                             w.week(n["rotation"], shift.start), w.open_incidents(), current=n.get("current", False),
+                             unwatched=unwatched)
 
 
 def _meeting(w: World, n: dict) -> Message:

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.domain.lookup import exact_pipeline
+from bot.runbook.models import Runbook
 from bot.store.db import Db, tx
 from bot.store.records import Incident
 from bot.store.schema import alert_events, incidents, notifications, outbox
@@ -32,6 +34,14 @@ def successes_since(db: Db, since: datetime) -> list[tuple[str, datetime]]:
         alert_events.c.status == "succeeded", alert_events.c.occurred_at >= since)
     with tx(db, read=True) as conn:
         return [(row.pipeline_raw, row.occurred_at) for row in conn.execute(query)]
+
+
+def reported_pipelines(db: Db, runbook: Runbook) -> set[str]:
+    """Keys of the runbook's pipelines that have ever reported a success: the SLA watch starts then."""
+    query = select(alert_events.c.pipeline_raw).where(alert_events.c.status == "succeeded").distinct()
+    with tx(db, read=True) as conn:
+        names = set(conn.execute(query).scalars())
+    return {key for key in (exact_pipeline(runbook, raw) for raw in names) if key}
 
 
 def delivered(db: Db, idempotency_key: str) -> tuple[str | None, str | None]:

@@ -246,6 +246,8 @@ def _v8_audiences(conn: Connection) -> None:
     _add_column(conn, "incidents", Column("told", Json))          # name → "page" | "notify"
     _add_column(conn, "incidents", Column("notify_reason", Text))
     _add_column(conn, "incidents", Column("origin", String(20)))   # "alert" | "missing_report"
+    events = Table("alert_events", MetaData(), Column("status", String), Column("pipeline_raw", String))
+    Index("ix_alert_events_status_pipeline", events.c.status, events.c.pipeline_raw).create(conn)
     actions = Table("actions", MetaData(), Column("kind", String), Column("at", UTCDateTime))
     Index("ix_actions_kind_at", actions.c.kind, actions.c.at).create(conn)
 

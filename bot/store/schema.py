@@ -90,6 +90,7 @@ alert_events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("payload", Json, nullable=False),
     Index("ix_alert_events_incident", "incident_id"),
+    Index("ix_alert_events_status_pipeline", "status", "pipeline_raw"),  # v8: who has ever reported success
 )
 
 actions = Table(

@@ -85,7 +85,7 @@ def meeting_time(runbook: Runbook, rotation: str, handoff_at: datetime) -> tuple
 
 
 def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: Shift, shifts: list[Shift],
-            incidents: list[Incident], current: bool = False) -> Message:
+            incidents: list[Incident], current: bool = False, unwatched: list[tuple[str, str]] = ()) -> Message:
     """The handoff; `current` when the bot starts during the shift: who is on call, not who takes over."""
     incoming, outgoing = shift.person, prev.person if prev else None
     covering = f" (covering {people.plain(shift.scheduled)})" if shift.is_override else ""
@@ -107,6 +107,9 @@ def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: 
     checks = weekly_check_lines(runbook, people)
     if checks:
         blocks.append(section("*Pipelines without on-call*\n" + bullet_list(checks)))
+    if unwatched:
+        blocks.append(section("*SLA not watched*\n" + bullet_list([f"{escape(name)}: {escape(why)}"
+                                                                  for name, why in unwatched])))
     meeting = meeting_time(runbook, rotation, shift.start)
     if meeting and outgoing:
         blocks.append(context(f"Transition meeting {date_token(meeting[0])} ({format_duration(meeting[1])}) · "
