@@ -252,3 +252,27 @@ def test_policy_table_for_the_shipped_runbook():
     assert "| Engagement | page: on call, Anna, Laura (DM) | page: on call (DM) |" in first
     assert "holiday (Thu 24 Dec 03:00 UTC)" in first
     assert "none: only the Escalate button escalates" in done.stdout  # the investors' aggregate
+
+
+
+@pytest.mark.parametrize("cron, field", [("30 25 * * *", "hour (0-23) '25'"), ("0 4 * * thurs", "day of the week"),
+                                         ("61 1 * * *", "minute (0-59) '61'")])
+def test_a_cron_field_out_of_range_is_named(tmp_path, cron, field):
+    text = source_with('    schedule: "0 2 * * *"', f'    schedule: "{cron}"')
+    assert_error(tmp_path, text, line_of(text, f'"{cron}"'), "pipelines.profit.schedule", field, "out of range")
+
+
+def test_a_bad_email_says_so_in_words(tmp_path):
+    text = source_with("danny@example.com", "danny-at-example")
+    errors = assert_error(tmp_path, text, line_of(text, "danny-at-example"), "people.Danny.email",
+                          "not an email address: 'danny-at-example'")
+    assert not any("pattern" in e or "^[^@" in e for e in errors)
+
+
+@pytest.mark.parametrize("day, ok", [("thursday", True), ("Thu", True), ("thuxyz", False), ("thurs", False)])
+def test_a_weekday_is_its_abbreviation_or_full_name_as_the_schema_says(tmp_path, day, ok):
+    text = source_with('weekly_check: {day: mon, time: "10:00"}', f'weekly_check: {{day: {day}, time: "10:00"}}')
+    path, done = validate(tmp_path, text)
+    assert (done.returncode == 0) is ok, done.stderr
+    schema = json.loads(run_cli("schema").stdout)
+    assert day.lower() in json.dumps(schema) or not ok

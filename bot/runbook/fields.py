@@ -84,10 +84,17 @@ def parse_clock(value: object) -> time:
     raise ValueError(f"not a time of day: {value!r} (write HH:MM between 00:00 and 23:59, e.g. \"09:00\")")
 
 
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def parse_weekday(value: object) -> str:
-    if isinstance(value, str) and value.strip().lower()[:3] in WEEKDAYS:
-        return value.strip().lower()[:3]
-    raise ValueError(f"not a weekday: {value!r} (write one of {', '.join(WEEKDAYS)})")
+    """`mon` or `monday` (any case); nothing else, so the schema can say exactly what is accepted."""
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in WEEKDAYS:
+        return word
+    if word in WEEKDAY_NAMES:
+        return WEEKDAYS[WEEKDAY_NAMES.index(word)]
+    raise ValueError(f"not a weekday: {value!r} (write one of {', '.join(WEEKDAYS)}, or the full name)")
 
 
 Duration = Annotated[
@@ -112,4 +119,5 @@ ClockTime = Annotated[
 Weekday = Annotated[
     Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
     BeforeValidator(parse_weekday),
+    WithJsonSchema({"type": "string", "enum": [*WEEKDAYS, *WEEKDAY_NAMES]}),
 ]

@@ -104,8 +104,16 @@ class Team(Strict):
 
 class Person(Strict):
     slack_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,}$", description="Slack member ID, e.g. U0123ABCD")
-    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="Looked up in Slack when no slack_id")
+    email: str | None = Field(None, description="Looked up in Slack when no slack_id",
+                              json_schema_extra={"format": "email"})
     placeholder: bool = Field(False, description="true while the identity is made up; `validate` warns about it")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError(f"not an email address: {value!r} (e.g. name@example.com)")
+        return value
 
 
 class Handoff(Strict):
@@ -258,8 +266,20 @@ class Pipeline(Strict):
             return value
         from croniter import croniter
 
-        if len(value.split()) != 5 or not croniter.is_valid(value):
+        fields = value.split()
+        if len(fields) != 5:
             raise ValueError(f"not a 5-field cron expression: {value!r} (e.g. '0 1 * * *' for 01:00 UTC daily)")
+        if not croniter.is_valid(value):
+            # Name the field: "hour '25'" says more than "not a cron expression".
+            names = ("minute (0-59)", "hour (0-23)", "day of the month (1-31)", "month (1-12 or jan-dec)",
+                     "day of the week (0-6 or sun-sat)")
+            for i, name in enumerate(names):
+                alone = ["*"] * 5
+                alone[i] = fields[i]
+                if not croniter.is_valid(" ".join(alone)):
+                    raise ValueError(f"{name} {fields[i]!r} is out of range or not understood in cron {value!r} "
+                                     f"(e.g. '0 1 * * *' for 01:00 UTC daily)")
+            raise ValueError(f"not a valid cron expression: {value!r} (e.g. '0 1 * * *' for 01:00 UTC daily)")
         return value
 
     def missing(self) -> list[str]:
