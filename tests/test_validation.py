@@ -276,3 +276,14 @@ def test_a_weekday_is_its_abbreviation_or_full_name_as_the_schema_says(tmp_path,
     assert (done.returncode == 0) is ok, done.stderr
     schema = json.loads(run_cli("schema").stdout)
     assert day.lower() in json.dumps(schema) or not ok
+
+
+
+def test_override_times_a_dst_change_skips_or_repeats_are_warned_about(tmp_path):
+    text = source_with("  timezone: UTC", "  timezone: Europe/Berlin").replace(
+        "overrides: []", "overrides:\n  - {person: Anna, start: 2027-03-28T02:30, end: 2027-10-31T02:30}")
+    path, done = validate(tmp_path, text)
+    assert done.returncode == 0, done.stderr
+    line = line_of(text, "person: Anna, start: 2027-03-28T02:30")
+    assert f"warning: {path}:{line}: overrides[0].start: 2027-03-28 02:30 does not exist in Europe/Berlin" in done.stdout
+    assert "overrides[0].end: 2027-10-31 02:30 happens twice in Europe/Berlin" in done.stdout

@@ -126,7 +126,29 @@ def warnings_for(runbook: Runbook) -> list[Finding]:
     if not runbook.rotations:
         warnings.append(Finding(("rotations",), "no rotation defined: nobody is ever on call"))
     warnings.extend(_dead_end_chains(runbook))
+    warnings.extend(_unclear_local_times(runbook))
     return warnings
+
+
+def _unclear_local_times(runbook: Runbook) -> list[Finding]:
+    """Override times without an offset that a DST change skips or repeats in the team zone."""
+    from dateutil import tz as dateutil_tz
+
+    found = []
+    for i, item in enumerate(runbook.overrides):
+        for end in ("start", "end"):
+            value = getattr(item, end)
+            if value.tzinfo is not None:
+                continue
+            if not dateutil_tz.datetime_exists(value, runbook.tz):
+                found.append(Finding(("overrides", i, end), f"{value:%Y-%m-%d %H:%M} does not exist in "
+                                     f"{runbook.team.timezone} (the clocks jump forward): it is read as the same "
+                                     f"time after the jump", "give an offset, e.g. +02:00, to say which instant"))
+            elif dateutil_tz.datetime_ambiguous(value, runbook.tz):
+                found.append(Finding(("overrides", i, end), f"{value:%Y-%m-%d %H:%M} happens twice in "
+                                     f"{runbook.team.timezone} (the clocks go back): it is read as the first",
+                                     "give an offset, e.g. +01:00 for the second, to say which instant"))
+    return found
 
 
 def _dead_end_chains(runbook: Runbook) -> list[Finding]:
