@@ -225,3 +225,27 @@ def test_unacknowledged_at_night_the_next_step_reaches_someone_new(serve, fake_s
     drained(db)
     later.stop()
     assert pages(fake_slack) == [("Danny", "Growth"), ("Laura", "Growth")]
+
+
+def test_the_investors_aggregate_on_new_years_eve_is_chased_quietly_and_never_escalates(serve, fake_slack,
+                                                                                        source_team, tmp_path):
+    # "No on-call", fixed by the month's end: the evening's reminders and the midnight miss are posted in
+    # the thread for the record, mentioning nobody; nothing escalates by the clock; nobody is paged.
+    db = f"sqlite:///{tmp_path / 'bot.db'}"
+    env = dict(RUNBOOKS_PATH=str(source_team), DATABASE_URL=db)
+    evening = serve(fake_slack, at=utc(2026, 12, 31, 19, 55), **env)
+    alert(evening.url, "investors", utc(2026, 12, 31, 19, 50), "ZeroDivisionError: division by zero")
+    drained(db)
+    evening.stop()
+    # The reminders 4 h and 1 h before the month ends, then the miss.
+    for replies, when in ((1, utc(2026, 12, 31, 20, 0, 1)), (2, utc(2026, 12, 31, 23, 0, 1)), (3, utc(2027, 1, 1, 0, 0, 1))):
+        served = serve(fake_slack, at=when, **env)
+        fake_slack.wait_for("chat.postMessage", count=replies, wanted=lambda c: bool(c.args.get("thread_ts")))
+        drained(db)
+        served.stop()
+    replies = [c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts")]
+    assert [mentioned(c) for c in replies] == [set()] * 3 and "Fix deadline missed" in replies[2].texts()
+    assert all("Nobody is mentioned" in c.texts() for c in replies)
+    assert not any(c.args.get("reply_broadcast") for c in replies)
+    assert not [c for c in replies if "Escalat" in c.texts()]  # (the parent's button is called Escalate)
+    assert pages(fake_slack) == []
