@@ -292,7 +292,7 @@ def test_overlapping_overrides_the_most_recent_wins_and_the_listing_says_so(bot)
     slash(bot, "override laura 2026-12-08T09:00 2026-12-08T18:00", DANNY)
     slash(bot, "override jane 2026-12-08T12:00 2026-12-08T14:00", DANNY)
     listing = json.dumps(slash(bot, "overrides", DANNY))
-    assert "wins over #1" in listing and "most recent wins" in listing
+    assert "*Override #2*" in listing and "wins over override #1" in listing and "most recent wins" in listing
     bot.clock.set(datetime(2026, 12, 8, 13, 0, tzinfo=UTC))
     assert slash(bot, "", ANNA)["blocks"][1]["text"]["text"].startswith("<@U0JANE>")
     bot.clock.set(datetime(2026, 12, 8, 15, 0, tzinfo=UTC))

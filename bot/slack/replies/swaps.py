@@ -162,10 +162,12 @@ def listing(items: list[dict], mention: Mention, rotation: str) -> Message:
                     f", open until it starts")
         else:
             where = "in runbook.yaml" if item["source"] == "runbook" else f"set by {escape(item['by'] or '?')}"
-            line = (f"*#{item['id']}* {mention(item['person'])} on call {span_text(item['start'], item['end'])} "
-                    f"({where})")
+            # "Override #2" and "Cover request #2" are two things: each label says which.
+            line = (f"*Override #{item['id']}* {mention(item['person'])} on call "
+                    f"{span_text(item['start'], item['end'])} ({where})")
             if item["overlaps"]:
-                line += f"\n_wins over {', '.join('#' + str(o) for o in item['overlaps'])} where they overlap_"
+                beaten = ", ".join(f"override #{o}" for o in item["overlaps"])
+                line += f"\n_wins over {beaten} where they overlap_"
         line += note_line(item["note"])
         accessory = None
         if item["cancel"]:
