@@ -208,6 +208,11 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
             return Outcome(False, "Only admins can set overrides, except for the person on call over their own "
                                   "shift, and you are not on call for all of {span}. Admins: {admins}.",
                            facts={"span": span, "admins": admins})
+        same = next((o for o in before if (o.rotation, o.person, o.start, o.end) ==
+                     (rotation, person, span.start, span.end)), None)
+        if same is not None:
+            return Outcome(False, "Override #{id} already puts {person} on call {span}; nothing changed.",
+                           facts={"id": same.id.removeprefix("db-"), "person": Person(person), "span": span})
         replaced = sorted({s.person for s in current.shifts(span.start, span.end) if s.person != person})
         oid = add_override(conn, rotation=rotation, person=person, start=span.start, end=span.end,
                            created_by=actor.user_id, created_by_name=actor.name, note=note, now=now)

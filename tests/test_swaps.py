@@ -291,6 +291,9 @@ def test_admin_overrides_others_are_refused_and_the_listing_has_cancel_buttons(b
 def test_overlapping_overrides_the_most_recent_wins_and_the_listing_says_so(bot):
     slash(bot, "override laura 2026-12-08T09:00 2026-12-08T18:00", DANNY)
     slash(bot, "override jane 2026-12-08T12:00 2026-12-08T14:00", DANNY)
+    again = slash(bot, "override jane 2026-12-08T12:00 2026-12-08T14:00", DANNY)  # the same, twice
+    assert "Override #2 already puts <@U0JANE> on call" in again["text"]
+    assert len(swaps.override_records(bot.runtime.store)) == 2
     listing = json.dumps(slash(bot, "overrides", DANNY))
     assert "*Override #2*" in listing and "wins over override #1" in listing and "most recent wins" in listing
     bot.clock.set(datetime(2026, 12, 8, 13, 0, tzinfo=UTC))
