@@ -135,10 +135,10 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
     async def _sla_watch() -> dict:
         """Which pipelines' SLA is watched, and why not where it is not."""
         from bot.domain.deadlines import sla_watch
-        from bot.store.clocks import reported_pipelines
+        from bot.store.clocks import first_successes
 
         try:
-            reported = await asyncio.wait_for(asyncio.to_thread(reported_pipelines, rt.store, rt.runbook), timeout=3)
+            reported = await asyncio.wait_for(asyncio.to_thread(first_successes, rt.store, rt.runbook), timeout=3)
         except Exception as err:
             return {"error": f"{type(err).__name__}: {str(err)[:200]}"}
         return {key: {"watched": on, "why": why} for key, (on, why) in sla_watch(rt.runbook, reported).items()}

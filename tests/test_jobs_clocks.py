@@ -211,3 +211,13 @@ def test_sla_watch_always_watches_from_the_start(store):
     tick(store, rb, at(2026, 11, 10, 0, 30))
     tick(store, rb, at(2026, 11, 10, 6))
     assert [i.pipeline for i in list_incidents(store)] == ["profit"]
+
+
+def test_the_first_success_report_does_not_set_off_a_week_of_old_breaches(store):
+    rb = source()
+    for day in range(3, 11):  # a week of runs nobody reported on: not watched
+        tick(store, rb, at(2026, 11, day, 6))
+    receive(store, rb, alert("growth", "succeeded", at(2026, 11, 10, 7)), at(2026, 11, 10, 7))
+    result = tick(store, rb, at(2026, 11, 10, 8))
+    assert not [k for k in result.sent if k.startswith("sla_breach:growth")]
+    assert not rows(store, "sla_breach") and not list_incidents(store)

@@ -68,9 +68,9 @@ def deadlines(runbook: Runbook, pipeline: str | None, failed_at: datetime) -> De
     return Deadlines(run_at, data_ready_by, fix_by)
 
 
-def sla_watch(runbook: Runbook, reported: set[str]) -> dict[str, tuple[bool, str]]:
+def sla_watch(runbook: Runbook, reported) -> dict[str, tuple[bool, str]]:
     """For each pipeline with a data-ready time: whether the SLA watch runs, and why (or why not).
-    `reported` holds the keys of pipelines that have reported a success at least once."""
+    `reported` holds (or maps, to when) the keys of pipelines that have reported a success."""
     found = {}
     for key, spec in runbook.pipelines.items():
         if not spec.sla or spec.sla.data_ready_by is None:

@@ -20,7 +20,7 @@ from bot.jobs.core import Context, Occurrence, Postpone, SKIPPED
 from bot.runbook.models import Runbook
 from bot.store import Store
 from bot.store.checks import checks_since
-from bot.store.clocks import delivered, incidents_for_runs, notification_states, reported_pipelines, successes_since
+from bot.store.clocks import delivered, first_successes, incidents_for_runs, notification_states, successes_since
 from bot.store.incidents import list_incidents
 from bot.store.notifications import claim, finish
 from bot.store.overrides import active_overrides
@@ -72,7 +72,7 @@ def load_context(store: Store, runbook: Runbook, now: datetime, window: timedelt
     return Context(runbook=runbook, now=now, since=since, epoch=first,
                    overrides=active_overrides(store, back), open_incidents=list_incidents(store, open_only=True),
                    run_incidents=incidents_for_runs(store, back), successes=successes_since(store, back),
-                   reported=reported_pipelines(store, runbook),
+                   first_success=first_successes(store, runbook),
                    checks=checks_since(store, back), states=notification_states(store, back),
                    delivered=lambda key: delivered(store, key))
 

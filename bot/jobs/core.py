@@ -58,7 +58,7 @@ class Context:
     open_incidents: list[Incident]
     run_incidents: list[Incident]
     successes: list[tuple[str, datetime]]
-    reported: set[str]                       # pipeline keys that have ever reported a success
+    first_success: dict[str, datetime]       # when each pipeline first reported a success
     checks: dict
     states: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
     delivered: Callable[[str], tuple[str | None, str | None]] = lambda key: (None, None)

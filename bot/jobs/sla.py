@@ -47,16 +47,19 @@ def first_run(schedule: str, deadline: datetime) -> datetime | None:
 
 
 def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
-    watched = {key for key, (on, _) in sla_watch(ctx.runbook, ctx.reported).items() if on}
+    watched = {key for key, (on, _) in sla_watch(ctx.runbook, ctx.first_success).items() if on}
     for key, spec in ctx.runbook.pipelines.items():
         if key not in watched:
             continue
+        # A run before the bot's first pass may have reported unseen; one before the pipeline's first
+        # success report was not watched (the first report must not set off a week of old breaches).
+        since = ctx.epoch if spec.sla.watch == "always" else max(ctx.epoch, ctx.first_success[key])
         day = start.astimezone(UTC).date()
         while day <= end.astimezone(UTC).date():
             deadline = datetime.combine(day, spec.sla.data_ready_by, UTC)
             day += DAY
             run = first_run(spec.schedule, deadline) if start <= deadline <= end else None
-            if run and run >= ctx.epoch:  # a run before the bot's first pass may have reported unseen
+            if run and run >= since:
                 yield Occurrence(KIND, key, deadline, None, run)
 
 
@@ -69,10 +72,19 @@ def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -
                for i in ctx.run_incidents)
 
 
+@lru_cache(maxsize=4096)
+def next_run(schedule: str, run: datetime) -> datetime:
+    from croniter import croniter
+
+    return croniter(schedule, run).get_next(datetime).astimezone(UTC)
+
+
 def _arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
-    """When the run's data arrived after its deadline but before this pass, if it did."""
+    """When the run's data arrived after its deadline but before this pass (and before the next run,
+    whose own success says nothing about this one), if it did."""
     names = _names(ctx)
-    late = [at for raw, at in ctx.successes if names.get(raw) == pipeline and deadline < at <= ctx.now]
+    until = min(ctx.now, next_run(ctx.runbook.pipelines[pipeline].schedule, run))
+    late = [at for raw, at in ctx.successes if names.get(raw) == pipeline and deadline < at <= until]
     late += [i.resolved_at for i in ctx.run_incidents if i.pipeline == pipeline and run <= i.run_at <= deadline
              and i.sla_met is False and i.resolved_at and deadline < i.resolved_at <= ctx.now]
     return min(late, default=None)

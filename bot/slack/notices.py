@@ -20,7 +20,7 @@ from bot.slack.replies import clocks, scheduled
 from bot.slack.replies import swaps as say_swaps
 from bot.slack.text import escape
 from bot.store import swaps
-from bot.store.clocks import reported_pipelines
+from bot.store.clocks import first_successes
 from bot.store.incidents import get_incident, list_incidents
 
 WEEK = timedelta(days=7)
@@ -70,7 +70,7 @@ def render(store, runbook: Runbook, people, overrides, notice: dict) -> Message:
 def _handoff(w: World, n: dict) -> Message:
     shift = shift_from(n["shift"])
     unwatched = [(w.runbook.pipelines[key].name, why)
-                 for key, (on, why) in sla_watch(w.runbook, reported_pipelines(w.store, w.runbook)).items() if not on]
+                 for key, (on, why) in sla_watch(w.runbook, first_successes(w.store, w.runbook)).items() if not on]
     return scheduled.handoff(w.runbook, w.people, n["rotation"], shift_from(n["prev"]), shift,
                              w.week(n["rotation"], shift.start), w.open_incidents(), current=n.get("current", False),
                              unwatched=unwatched)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.domain.lookup import exact_pipeline
 from bot.runbook.models import Runbook
@@ -36,12 +36,18 @@ def successes_since(db: Db, since: datetime) -> list[tuple[str, datetime]]:
         return [(row.pipeline_raw, row.occurred_at) for row in conn.execute(query)]
 
 
-def reported_pipelines(db: Db, runbook: Runbook) -> set[str]:
-    """Keys of the runbook's pipelines that have ever reported a success: the SLA watch starts then."""
-    query = select(alert_events.c.pipeline_raw).where(alert_events.c.status == "succeeded").distinct()
+def first_successes(db: Db, runbook: Runbook) -> dict[str, datetime]:
+    """When each of the runbook's pipelines first reported a success: its SLA watch starts then."""
+    query = (select(alert_events.c.pipeline_raw, func.min(alert_events.c.occurred_at))
+             .where(alert_events.c.status == "succeeded").group_by(alert_events.c.pipeline_raw))
     with tx(db, read=True) as conn:
-        names = set(conn.execute(query).scalars())
-    return {key for key in (exact_pipeline(runbook, raw) for raw in names) if key}
+        rows = conn.execute(query).all()
+    first: dict[str, datetime] = {}
+    for raw, at in rows:
+        key = exact_pipeline(runbook, raw)
+        if key and (key not in first or at < first[key]):
+            first[key] = at
+    return first
 
 
 def delivered(db: Db, idempotency_key: str) -> tuple[str | None, str | None]:
