@@ -393,3 +393,15 @@ def test_a_missing_success_report_is_not_called_a_failure(bot, fake_slack):
     post = parent_of(fake_slack, "Growth: no success report by")
     assert "Growth failed" not in texts(post) and "No known issue matched" not in texts(post)
     assert post.args["text"].startswith("Growth: no success report by 04:00 UTC (open)")
+
+
+def test_escalate_pressed_on_an_acknowledged_incident_does_wake_the_next_person(bot, fake_slack):
+    incident = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE},
+                        headers=AUTH).json()["incident"]
+    parent_of(fake_slack, "Growth failed")
+    fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "U0DANNY")  # Danny is paged
+    for action in ("incident_ack", "incident_escalate"):  # Danny takes it, then asks for help
+        body = action_body(action, str(incident), user_id="U0DANNY", response_url=fake_slack.url + "response")
+        assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
+    dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "U0LAURA")[0]
+    assert "Growth failed" in dm.args["text"] and "escalation step 2 (primary)" in texts(dm)

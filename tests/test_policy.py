@@ -302,3 +302,12 @@ def test_escalation_by_the_clock_waits_for_the_pipelines_hours():
 def test_a_month_end_pipeline_escalates_only_when_pressed():
     assert P.escalation_of(source(), "investors").ack_within is None
     assert P.escalation_of(source(), "growth").ack_within is not None
+
+
+def test_an_acknowledged_incident_pages_nobody_more_except_by_the_escalate_button():
+    rb = source()
+    state = P.IncidentState(status="acknowledged", told={"Danny": "page"})
+    for kind in (P.SLA_BREACH, P.FIX_CHASE_LAST, P.FIX_BREACH):
+        assert _decide(rb, "growth", kind, TUE_NIGHT, (), state).paged == ()
+    pressed = _decide(rb, "growth", P.ESCALATION_PRESSED, TUE_NIGHT, (), state)
+    assert (pressed.how, pressed.paged) == ("page", ("Laura",))  # someone asked for help: wake the next one

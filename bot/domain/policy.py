@@ -144,9 +144,12 @@ def decide(runbook: Runbook, pipeline: str | None, kind: str, at: datetime, over
 
 
 def _not_again(audience: Audience, state: IncidentState) -> Audience:
-    """Nobody is paged twice for one incident: who was paged already is mentioned instead."""
+    """Nobody is paged twice for one incident, and nobody for one somebody acknowledged (they are on
+    it): who would be paged is mentioned instead."""
     if audience.how != "page":
         return audience
+    if state.status == "acknowledged":
+        return replace(audience, how="notify", paged=(), reason=audience.reason + " (acknowledged: mentioned)")
     fresh = tuple(p for p in audience.paged if state.told.get(p) != "page")
     if fresh:
         return replace(audience, paged=fresh)

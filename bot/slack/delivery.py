@@ -205,7 +205,8 @@ class Delivery:
         be woken: that is recorded (and counted), and their mention in the channel stays."""
         person = item.args.get("person")
         pipeline = incident.pipeline if incident.known else "unknown"
-        if incident.status != "open":  # acknowledged or resolved while the page waited: nobody to wake
+        acked_first = incident.acknowledged_at is not None and item.created_at <= incident.acknowledged_at
+        if incident.status == "resolved" or acked_first:  # settled while the page waited: nobody to wake
             self.rt.metrics.pages.labels(pipeline, item.args.get("kind", ""), "not_needed").inc()
             return {"not_needed": incident.status}
         user_id = await self.rt.directory.slack_id(person) if person else None
