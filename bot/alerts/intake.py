@@ -2,7 +2,7 @@
 
 The HTTP layer answers 202 only after `receive` returns, so an accepted alert is committed before
 anyone is told it was accepted. Nothing here calls Slack or builds blocks: the outbox rows name a
-kind (open, repeat, resolve) and the incident, and the Slack layer renders from the incident row.
+kind (open, repeat, resolve, page) and the incident, and the Slack layer renders from the incident row.
 
 Dedup key: the alert's `dedup_key`; else `<pipeline>:run:<run_id>`; else `<pipeline>:day:<date>` where
 the date is the scheduled run's (UTC) date, or the failure's UTC date for a pipeline without a

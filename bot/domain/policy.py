@@ -45,9 +45,6 @@ CHECK_REMINDER = "check_reminder"
 # Messages about the rotation:
 COVER_FOLLOWUP = "cover_followup"
 
-INCIDENT_KINDS = (OPEN, REPEAT, ACK, RESOLVE, SLA_BREACH, FIX_CHASE, FIX_CHASE_LAST, FIX_BREACH, DEFERRED_PING,
-                  ESCALATION, ESCALATION_PRESSED)
-ALL_KINDS = (*INCIDENT_KINDS, MONTH_END, WEEKLY_CHECK, CHECK_REMINDER, COVER_FOLLOWUP)
 _FOLLOW_UPS = (SLA_BREACH, FIX_CHASE, FIX_CHASE_LAST, FIX_BREACH)
 _OWNER_MESSAGES = (MONTH_END, WEEKLY_CHECK, CHECK_REMINDER)
 
@@ -61,7 +58,6 @@ class Audience:
     until: datetime | None = None      # when `people` are told (how == "deferred")
     oncall: str | None = None          # the on-call person the decision looked at, if any
     step: int | None = None            # escalation: the chain level this reaches
-    misses_fix_by: bool = False        # deferred past the incident's fix deadline
 
     @property
     def mentioned(self) -> tuple[str, ...]:
@@ -206,7 +202,7 @@ def _standing(runbook: Runbook, pipeline: str | None, at: datetime, overrides: t
                 return Audience("page" if page else "notify", (oncall,), why, paged=(oncall,) if page else (),
                                 oncall=oncall)
         return Audience("deferred", later.people, f"{reason}, after its fix deadline {_local(runbook, fix_by)}",
-                        until=until, misses_fix_by=True)
+                        until=until)
     return Audience("deferred", later.people, reason, until=until)
 
 

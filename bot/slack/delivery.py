@@ -103,6 +103,9 @@ class Delivery:
             result = await self._send(item)
         except Stopping:
             return  # handed back by drain_once
+        except notices.Gone as err:
+            log.error("giving up on outbox row %s (%s): %s", item.id, item.kind, err)
+            await self.rt.db(_failed, item.id, str(err), None)
         except NotYet as err:
             if await self.rt.db(_parent_given_up, item.incident_id):
                 log.error("giving up on outbox row %s (%s): its incident's message was never posted", item.id, item.kind)
@@ -215,12 +218,12 @@ class Delivery:
             self.rt.metrics.pages.labels(pipeline, item.args.get("kind", ""), "undeliverable").inc()
             return {"undeliverable": f"no Slack user for {person}"}
         link = None
-        if item.args.get("kind") == "open" or True:
+        if incident.slack_ts:  # no thread when the alerts channel refused the post: page without a link
             try:
                 found = await self.rt.client.chat_getPermalink(channel=incident.slack_channel,
                                                                 message_ts=incident.slack_ts)
                 link = found.get("permalink")
-            except SlackApiError as err:
+            except SlackApiError as err:  # the page matters more than its link
                 log.warning("no permalink for incident %s: %s", incident.id, err.response.get("error"))
         msg = render.page_dm(self.rt.runbook, incident, item.args, link)
         result = await self._call("chat.postMessage", {"channel": user_id, **msg.payload(),

@@ -62,9 +62,17 @@ class World:
         return list_incidents(self.store, open_only=True)
 
 
+class Gone(Exception):
+    """The notice names something that is no longer there (a pipeline or rotation the runbook dropped
+    since): nothing true can be said, so the row is given up rather than retried for ever."""
+
+
 def render(store, runbook: Runbook, people, overrides, notice: dict) -> Message:
     """A notice as Block Kit (called in the store's thread: it may read the store)."""
-    return RENDER[notice["kind"]](World(store, runbook, people, overrides), notice)
+    try:
+        return RENDER[notice["kind"]](World(store, runbook, people, overrides), notice)
+    except KeyError as err:
+        raise Gone(f"{notice.get('kind')}: {err} is no longer in the runbook or the store") from None
 
 
 def _handoff(w: World, n: dict) -> Message:

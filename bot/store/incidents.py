@@ -162,7 +162,10 @@ def tell(conn: Connection, incident: Incident, audience: Any, kind: str, now: da
         for name, how in audience.told().items():
             if told.get(name) != "page":
                 told[name] = "notify" if name in awake else how
-        conn.execute(update(incidents).where(incidents.c.id == incident.id).values(told=told))
+        values: dict[str, Any] = {"told": told}
+        if told_at(current) is None:  # the first time anyone is told: the deferred wait ends, the ack clock starts
+            values["deferred_pinged_at"] = now
+        conn.execute(update(incidents).where(incidents.c.id == incident.id).values(**values))
         for name in awake & set(audience.paged):
             record_action(conn, incident.id, "page_folded", "bot", now, {"person": name, "kind": kind})
         for name in (n for n in audience.paged if n not in awake):
@@ -174,7 +177,7 @@ def tell(conn: Connection, incident: Incident, audience: Any, kind: str, now: da
         armed = current.deferred_until is not None and current.deferred_pinged_at is None
         if not armed or current.deferred_until > audience.until:
             conn.execute(update(incidents).where(incidents.c.id == incident.id).values(
-                deferred_until=audience.until, deferred_pinged_at=None, notify=list(audience.people)))
+                deferred_until=audience.until, deferred_pinged_at=None))
 
 
 def due_deferred_pings(db: Db, now: datetime) -> list[Incident]:
@@ -193,13 +196,13 @@ def fire_deferred_pings(db: Db, now: datetime, choose: Callable[[Incident], Any]
     with tx(db) as conn:
         for incident in due_deferred_pings(conn, now):
             audience = choose(incident)
-            if audience.how not in ("page", "notify"):
-                conn.execute(update(incidents).where(incidents.c.id == incident.id).values(
-                    deferred_until=audience.until, deferred_pinged_at=None if audience.until else now))
+            if audience.how not in ("page", "notify"):  # nobody may be told yet: wait on (or, if never, stop)
+                conn.execute(update(incidents).where(incidents.c.id == incident.id)
+                             .values(deferred_until=audience.until))
                 continue
             done = conn.execute(update(incidents)
                                 .where(incidents.c.id == incident.id, incidents.c.deferred_pinged_at.is_(None))
-                                .values(deferred_pinged_at=now, notify=list(audience.people))).rowcount
+                                .values(deferred_pinged_at=now)).rowcount
             if done != 1:
                 continue
             since = conn.execute(select(func.max(actions.c.at)).where(

@@ -7,7 +7,7 @@ one writer at a time), make the call, then `mark_sent` or `mark_failed` with a r
 Rows of one incident go out in order: a row waits while an older row of its incident is pending,
 so a thread reply never races the parent message it needs.
 
-Intake rows carry a `kind` (open, repeat, resolve, ack, escalate, deferred_ping) and the incident
+Incident rows carry a `kind` (open, repeat, resolve, ack, escalate, deferred_ping, page) and the incident
 id; the Slack layer renders them from the incident row. `method` is the intended Slack method.
 """
 

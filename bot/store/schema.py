@@ -53,7 +53,7 @@ incidents = Table(
     Column("log_url", Text),
     Column("issue_title", String(300)),
     Column("notify_mode", String(20), nullable=False),        # page | notify | quiet | deferred | none (policy)
-    Column("notify", Json, nullable=False),                   # people named by the policy at opening
+    Column("notify", Json, nullable=False),                   # people the policy named at opening (kept)
     Column("oncall", String(100)),
     Column("deferred_until", UTCDateTime),
     Column("acknowledged_by", String(100)),

@@ -44,7 +44,7 @@ def week_lines(runbook: Runbook, people, rotation: str, start: datetime, shifts:
         what = holiday_name(runbook, day) if kind == "holidays" else DAY_WORDS[kind]
         paging = paging_pipelines(runbook, rotation, kind)
         pages = f"pages for {', '.join(escape(n) for n in paging)}" if paging else "no paging"
-        who = ", ".join(people.mention(n) for n in names) or "_nobody_"
+        who = ", ".join(people.plain(n) for n in names) or "_nobody_"  # named: the handoff is not about them
         lines.append(f"*{day:%a %d %b}* ({escape(what)}): {who} · {pages}")
     return lines
 
@@ -64,7 +64,7 @@ def incident_lines(runbook: Runbook, incidents: list[Incident]) -> list[str]:
 
 
 def swap_lines(people, shifts: list[Shift]) -> list[str]:
-    return [f"{people.mention(s.person)} covers {people.plain(s.scheduled) if s.scheduled else 'a gap'} "
+    return [f"{people.plain(s.person)} covers {people.plain(s.scheduled) if s.scheduled else 'a gap'} "
             f"{date_token(s.start)} → {date_token(s.end)}" for s in shifts if s.is_override]
 
 
