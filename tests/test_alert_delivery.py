@@ -141,3 +141,29 @@ def test_replies_of_an_incident_whose_post_was_given_up_are_given_up_too(databas
     assert box.items(store, incident)[1].result == {"undeliverable": "no Slack user for Jane"}  # on call that week
     assert not [c for c in fake_slack.of("chat.postMessage")
                 if c.args.get("thread_ts") or str(c.args.get("text", "")).startswith("Engagement failed")]
+
+
+def test_two_repeat_rows_after_the_same_storm_say_it_once(fake_slack, make_app, monkeypatch):
+    # A repeat row in flight while more alerts arrive leaves a second row; both render the latest count.
+    from bot.store import outbox as box
+    from bot.store.incidents import get_incident
+
+    monkeypatch.setattr("bot.slack.delivery.CHANNEL_INTERVAL", 0)
+    bot = make_app(fake_slack)
+    alert = {"pipeline": "engagement", "status": "failed", "error": "0 rows", "run_id": "r7"}
+    incident = bot.post("/alerts", json=alert, headers=AUTH).json()["incident"]
+    bot.post("/alerts", json=alert, headers=AUTH)
+    seen = lambda c: bool(c.args.get("thread_ts")) and "Seen again" in c.texts()  # noqa: E731
+    fake_slack.wait_for("chat.postMessage", wanted=seen)
+    bot.post("/alerts", json=alert, headers=AUTH)
+    fake_slack.wait_for("chat.postMessage", count=2, wanted=seen)  # "3 alerts so far"
+    box.enqueue(bot.runtime.store, kind="repeat", idempotency_key=f"incident:{incident}:repeat:again",
+                now=bot.runtime.clock(), incident_id=incident, method="chat.postMessage")  # the late twin
+    bot.runtime.wake_delivery()
+    deadline = time.monotonic() + 10
+    while any(r.state == "pending" for r in box.items(bot.runtime.store, incident)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    texts = [c.args["text"] for c in fake_slack.of("chat.postMessage") if seen(c)]
+    assert texts == ["Seen again (2 alerts)", "Seen again (3 alerts)"]  # the twin said nothing new
+    assert get_incident(bot.runtime.store, incident).alert_count == 3

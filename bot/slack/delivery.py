@@ -161,7 +161,7 @@ class Delivery:
         if not incident.slack_ts:
             raise NotYet(f"incident {incident.id} has no parent message yet")
         replies = []
-        if item.kind == "repeat" and await self._repeat_replies(incident) < SUMMARY_REPLIES:
+        if item.kind == "repeat" and await self._says_something_new(incident):
             replies.append(render.repeat_reply(incident))
         elif item.kind == "resolve":
             replies.append(await render.resolve_reply(people, incident))
@@ -181,6 +181,8 @@ class Delivery:
             result = await self._call("chat.postMessage", {"channel": incident.slack_channel,
                                                            "thread_ts": incident.slack_ts, **reply.payload(),
                                                            "unfurl_links": False, "unfurl_media": False})
+        if item.kind == "repeat" and result is not None:
+            result["count"] = incident.alert_count  # what this reply said, so the next one says more
         return result
 
     async def _update_parent(self, incident: Incident) -> None:
@@ -239,9 +241,12 @@ class Delivery:
                 await self._call("chat.update", {"channel": row.result["channel"], "ts": row.result["ts"],
                                                  **msg.payload()})
 
-    async def _repeat_replies(self, incident: Incident) -> int:
-        sent = await self.rt.db(outbox.items, incident.id, "sent")
-        return sum(1 for row in sent if row.kind == "repeat" and row.result and row.result.get("ts"))
+    async def _says_something_new(self, incident: Incident) -> bool:
+        """A repeat reply while fewer than SUMMARY_REPLIES were posted, and only with a count the last
+        one did not already say (two rows rendered after the same storm would say the same)."""
+        sent = [row.result for row in await self.rt.db(outbox.items, incident.id, "sent")
+                if row.kind == "repeat" and row.result and row.result.get("ts")]
+        return len(sent) < SUMMARY_REPLIES and incident.alert_count > max((r.get("count", 0) for r in sent), default=0)
 
     async def _posted(self, channel: str, mark: dict, since) -> dict | None:
         """The message carrying `mark` (our metadata) if the channel already holds it."""
