@@ -27,8 +27,28 @@ def span(delta: timedelta | None) -> str:
     return f"in {format_duration(delta)}"
 
 
+_DAYS = {"0": "Sundays", "1": "Mondays", "2": "Tuesdays", "3": "Wednesdays", "4": "Thursdays", "5": "Fridays",
+         "6": "Saturdays", "7": "Sundays", "sun": "Sundays", "mon": "Mondays", "tue": "Tuesdays",
+         "wed": "Wednesdays", "thu": "Thursdays", "fri": "Fridays", "sat": "Saturdays"}
+
+
 def schedule_text(pipeline: Pipeline) -> str:
-    return f"cron `{pipeline.schedule}` (UTC)" if pipeline.schedule else "not given"
+    """The cron schedule in words where it is a common one ("daily at 01:00 UTC", "Mondays at 01:00
+    UTC"), else the cron itself: a wrong sentence would be worse than none."""
+    if not pipeline.schedule:
+        return "not given"
+    minute, hour, day, month, weekday = pipeline.schedule.split()
+    raw = f"cron `{pipeline.schedule}` (UTC)"
+    if not (minute.isdigit() and hour.isdigit()) or month != "*":
+        return raw
+    at = f"at {int(hour):02d}:{int(minute):02d} UTC"
+    if day == "*" and weekday == "*":
+        return f"daily {at}"
+    if day == "*" and all(d.lower() in _DAYS for d in weekday.split(",")):
+        return f"{' and '.join(_DAYS[d.lower()] for d in weekday.split(','))} {at}"
+    if weekday == "*" and day.isdigit():
+        return f"on day {int(day)} of each month {at}"
+    return raw
 
 
 def sla_text(pipeline: Pipeline) -> list[str]:
@@ -37,7 +57,8 @@ def sla_text(pipeline: Pipeline) -> list[str]:
         return []
     lines = []
     if sla.data_ready_by is not None:
-        lines.append(f"Data ready by {sla.data_ready_by:%H:%M} UTC")
+        watched = " (watched once the pipeline has reported a success)" if sla.watch == "after_first_success" else ""
+        lines.append(f"Data ready by {sla.data_ready_by:%H:%M} UTC{watched}")
     if sla.fix_within is not None:
         # In hours, as runbooks state it ("within 24 hours"): format_duration would say 1d.
         hours, rest = divmod(sla.fix_within, timedelta(hours=1))
@@ -58,10 +79,18 @@ def policy_text(runbook: Runbook, pipeline: Pipeline) -> list[str]:
     if policy.page:
         lines.append(f"Pages the on-call person of {policy.rotation} on {', '.join(policy.page)}, any hour")
     hours = runbook.team.work_hours
-    lines.append(f"Otherwise the owners are mentioned in work hours ({', '.join(hours.days)} "
+    lead = "On other days the owners are" if policy.page else "The owners are"
+    lines.append(f"{lead} mentioned in work hours ({', '.join(hours.days)} "
                  f"{hours.start:%H:%M}-{hours.end:%H:%M} {runbook.team.timezone})")
-    lines.append("Outside work hours: posted quietly, owners pinged when work hours start"
-                 if policy.outside_work_hours == "defer" else "Outside work hours: posted quietly, nobody pinged")
+    if policy.outside_work_hours == "quiet":
+        lines.append("Outside work hours: posted quietly, nobody told")
+    elif policy.page:
+        lines.append("On other days outside work hours: posted quietly, told when paging or work hours resume")
+    else:
+        lines.append("Outside work hours: posted quietly, the owners told when work hours start")
+    if policy.if_deferral_misses_fix_by != "defer":
+        how = "mentioned" if policy.if_deferral_misses_fix_by == "notify_oncall" else "paged"
+        lines.append(f"When waiting would pass the fix deadline, the on-call person is {how} at once")
     if policy.weekly_check:
         lines.append(f"Weekly check by the owners: {policy.weekly_check.day} {policy.weekly_check.time:%H:%M}")
     if policy.note:

@@ -113,7 +113,7 @@ def test_runbook_forgiving_names(capsys, name, key):
 def test_runbook_card_has_the_source_facts(capsys):
     assert main([*RB, "runbook", "growth"]) == 0
     out = capsys.readouterr().out
-    for fact in ("Users that subscribe the license", "Laura (primary), Danny (secondary)", "0 1 * * *",
+    for fact in ("Users that subscribe the license", "Laura (primary), Danny (secondary)", "daily at 01:00 UTC",
                  "Customercare team", "Data science team", "04:00 UTC", "24h from midnight UTC",
                  "NullPointerException", "Check upstream whether any required column is missing."):
         assert fact in out, fact
@@ -247,3 +247,14 @@ def test_ics_writes_an_instant_of_a_repeated_hour_so_calendars_read_it_right(tmp
     [felix] = [e for e in events if "SUMMARY:On call: Felix" in e and "20261025T" in e]
     assert "DTSTART:20261025T013000Z" in felix  # not TZID=Europe/Berlin:…T023000, read as the first 02:30
     assert "DTEND;TZID=Europe/Berlin:20261025T120000" in felix
+
+
+def test_runbook_card_reads_as_sentences():
+    investors = run_cli(*RB, "runbook", "investors").stdout
+    assert "Schedule     Mondays at 01:00 UTC" in investors
+    # One note, one line: the comma inside it does not split it in two.
+    assert "Issues will be fixed by the end of the month, before the report for management is generated." in investors
+    assert "Otherwise" not in investors and "The owners are mentioned in work hours" in investors
+    growth = run_cli(*RB, "runbook", "growth").stdout
+    assert "Schedule     daily at 01:00 UTC" in growth
+    assert "When waiting would pass the fix deadline, the on-call person is mentioned at once" in growth

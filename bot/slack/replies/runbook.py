@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.describe import policy_text, sla_text
+from bot.describe import policy_text, schedule_text, sla_text
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, divider, fields, header, message, section
 from bot.slack.people import Directory
@@ -28,7 +28,7 @@ async def card(runbook: Runbook, key: str, people: Directory) -> Message:
         blocks.append(section(escape(p.description)))
     blocks.append(fields([
         ("Owners", owner_text),
-        ("Schedule", f"`{p.schedule}` (cron, UTC)" if p.schedule else "_not given_"),
+        ("Schedule", escape(schedule_text(p)) if p.schedule else "_not given_"),
         ("Upstream: check with", escape(", ".join(p.upstream)) or "_none_"),
         ("Downstream: tell", escape(", ".join(p.downstream)) or "_none_"),
     ]))
