@@ -62,15 +62,12 @@ def cell(runbook: Runbook, pipeline: str, kind: str, at: datetime) -> str:
         return "none: only the Escalate button escalates"
     spans = _everyone_on_call(runbook, at)
     state = policy.IncidentState(told=policy.decide(runbook, pipeline, policy.OPEN, at, spans).told()) \
-        if kind not in (policy.OPEN, *_OWNERS) else None
+        if kind not in (policy.OPEN, *policy.OWNER_MESSAGES) else None
     answer = policy.decide(runbook, pipeline, kind, at, spans, state)
     who = ", ".join(answer.people)
     when = f" until {answer.until.astimezone(runbook.tz):%a %H:%M}" if answer.until else ""
     dm = " (DM)" if answer.paged else ""
     return f"{answer.how}{when}" + (f": {who}{dm}" if who else "")
-
-
-_OWNERS = (policy.MONTH_END, policy.WEEKLY_CHECK, policy.CHECK_REMINDER)
 
 
 def _everyone_on_call(runbook: Runbook, at: datetime) -> list[OverrideSpan]:

@@ -46,7 +46,7 @@ CHECK_REMINDER = "check_reminder"
 COVER_FOLLOWUP = "cover_followup"
 
 _FOLLOW_UPS = (SLA_BREACH, FIX_CHASE, FIX_CHASE_LAST, FIX_BREACH)
-_OWNER_MESSAGES = (MONTH_END, WEEKLY_CHECK, CHECK_REMINDER)
+OWNER_MESSAGES = (MONTH_END, WEEKLY_CHECK, CHECK_REMINDER)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def decide(runbook: Runbook, pipeline: str | None, kind: str, at: datetime, over
         return Audience("quiet", reason="updates of an incident's state mention nobody")
     if kind == COVER_FOLLOWUP:
         return Audience("quiet", reason="a question to the whole channel: nobody in particular is mentioned")
-    if kind in _OWNER_MESSAGES:
+    if kind in OWNER_MESSAGES:
         return _owners_message(runbook, pipeline, at)
     if kind == OPEN:
         fix_by = state.fix_by if incident else deadlines(runbook, pipeline, at).fix_by

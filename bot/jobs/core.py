@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
+from bot.alerts.escalation import state_of
 from bot.domain import policy
 from bot.domain.calendar import working_days_before
 from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
@@ -78,8 +79,6 @@ class Context:
     def audience(self, pipeline: str | None, kind: str, incident: Incident | None = None,
                  at: datetime | None = None) -> policy.Audience:
         """The policy's answer for a message of this pass: the one place audiences come from."""
-        from bot.alerts.escalation import state_of
-
         return policy.decide(self.runbook, pipeline, kind, at or self.now, self.overrides,
                              state_of(incident) if incident else None)
 
