@@ -221,3 +221,16 @@ def test_the_first_success_report_does_not_set_off_a_week_of_old_breaches(store)
     result = tick(store, rb, at(2026, 11, 10, 8))
     assert not [k for k in result.sent if k.startswith("sla_breach:growth")]
     assert not rows(store, "sla_breach") and not list_incidents(store)
+
+
+def test_an_owner_reminder_due_outside_work_hours_waits_for_work_start_and_then_mentions_them(store):
+    from tests.helpers_runbook import runbook, source_with
+
+    rb = runbook(source_with('weekly_check: {day: mon, time: "10:00"}', 'weekly_check: {day: mon, time: "07:00"}'))
+    tick(store, rb, at(2026, 11, 30, 6))
+    tick(store, rb, at(2026, 11, 30, 7))  # Monday 07:00: due, but nobody may be asked before 09:00
+    [check] = rows(store, "weekly_check", rb)
+    assert (check.state, check.next_attempt_at) == ("pending", at(2026, 11, 30, 9))
+    assert "*Jane*" in str(check.args["blocks"]) and "*Anna*" in str(check.args["blocks"])  # told when posted
+    tick(store, rb, at(2026, 11, 30, 9))
+    assert rows(store, "weekly_check")[0].state == "sent"

@@ -143,8 +143,13 @@ def test_each_pipelines_first_alert_tells_exactly_whom_its_policy_says(serve, so
 BERLIN_TABLE = {
     "weekday day": (utc(2026, 12, 1, 11), {"orders": {"Soeren", "Jonas", "Felix"}, "ledger": {"Mia", "Soeren"},
                                            "kpis": {"Soeren"}}, [("Soeren", "Orders")]),
+    "weekday night": (utc(2026, 12, 2, 2), {"orders": {"Soeren"}, "ledger": set(), "kpis": set()},
+                      [("Soeren", "Orders")]),
+    "weekend": (utc(2026, 12, 5, 1, 30), {"orders": {"Soeren"}, "ledger": set(), "kpis": set()},
+                [("Soeren", "Orders")]),
     # Christmas and the 26th are holidays in Berlin: Orders pages rather than wait past its fix deadline.
     "holiday": (utc(2026, 12, 25, 2), {"orders": {"Soeren"}, "ledger": set(), "kpis": set()}, [("Soeren", "Orders")]),
+    "month end": (utc(2026, 12, 31, 19), {"orders": {"Jonas"}, "ledger": set(), "kpis": set()}, [("Jonas", "Orders")]),
 }
 
 

@@ -6,6 +6,8 @@ The source runbook's rotation: Anna's week starts Monday 2026-12-07 09:00 UTC; L
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import subprocess
@@ -313,3 +315,8 @@ def test_the_handoff_message_names_the_cover(bot):
     bot.portal.call(scheduled_messages, bot.runtime)
     handoff = wait_posts(bot, lambda c: "hands over to <@U0LAURA>" in texts(c))
     assert len(handoff) == 1 and "<@U0ANNA> hands over to <@U0LAURA> (covering *Anna*)" in texts(handoff[0])
+    # Only the two it is about are mentioned; the week ahead and its swaps name people in bold.
+    blocks = handoff[0].args["blocks"]
+    week = next(b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*The coming week*"))
+    assert "<@" not in week and "*Laura*" in week
+    assert set(re.findall(r"<@(U\w+)>", texts(handoff[0]))) == {"U0ANNA", "U0LAURA"}
