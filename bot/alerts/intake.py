@@ -26,7 +26,7 @@ from bot.domain.triage import triage
 from bot.runbook.models import Runbook
 from bot.store import outbox as box
 from bot.store.db import Db, tx
-from bot.store.incidents import paged_about, resolve
+from bot.store.incidents import page_suffix, paged_about, resolve
 from bot.store.overrides import active_overrides
 from bot.store.schema import actions, alert_events, incidents, outbox
 from bot.store.sql import for_update, insert_ignoring
@@ -262,8 +262,8 @@ def _write_new(conn: Connection, later: _Later) -> None:
         for name in new.paged:  # after the post: the direct message links to its thread
             page = {"person": name, "kind": policy.OPEN, "reason": new.detail["reason"]}
             later.audit.append(dict(incident_id=incident_id, kind="page", actor="bot", at=new.now, detail=page))
-            later.deliveries.append(_delivery_row("page", incident_id, f"incident:{incident_id}:page:open::{name}",
-                                                  None, new.now, page))
+            key = f"incident:{incident_id}:{page_suffix(policy.OPEN, '', name)}"
+            later.deliveries.append(_delivery_row("page", incident_id, key, None, new.now, page))
         if len(new.alerts) > 1:
             later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
 

@@ -139,6 +139,12 @@ def escalate(db: Db, incident_id: int, user: str, now: datetime, choose: Callabl
         return Change(get_incident(conn, incident_id), True)
 
 
+def page_suffix(kind: str, scope: str, person: str) -> str:
+    """The outbox key of a page after `incident:<id>:`: one DM per person, message kind and occurrence,
+    written by intake (in a batch) and by `tell` alike."""
+    return f"page:{kind}:{scope}:{person}"
+
+
 def paged_about(conn: Connection, pipeline: str, now: datetime, but: int | None = None) -> set[str]:
     """Who has a page about another open, unacknowledged incident of the pipeline (within a day):
     a flood of distinct failures wakes a person once, and mentions them on the rest."""
@@ -171,7 +177,7 @@ def tell(conn: Connection, incident: Incident, audience: Any, kind: str, now: da
         for name in (n for n in audience.paged if n not in awake):
             detail = {"person": name, "kind": kind, "reason": audience.reason}
             record_action(conn, incident.id, "page", "bot", now, detail)
-            _outbox(conn, current, "page", f"page:{kind}:{scope}:{name}", now, "chat.postMessage", detail)
+            _outbox(conn, current, "page", page_suffix(kind, scope, name), now, "chat.postMessage", detail)
     elif audience.how == "deferred" and audience.until is not None:
         record_action(conn, incident.id, "held", "bot", now, {"kind": kind, "until": audience.until.isoformat()})
         armed = current.deferred_until is not None and current.deferred_pinged_at is None
