@@ -258,3 +258,29 @@ def test_runbook_card_reads_as_sentences():
     growth = run_cli(*RB, "runbook", "growth").stdout
     assert "Schedule     daily at 01:00 UTC" in growth
     assert "When waiting would pass the fix deadline, the on-call person is mentioned at once" in growth
+
+
+def test_covering_labels_each_piece_not_the_whole_stretch(tmp_path):
+    from helpers_runbook import BERLIN
+
+    # Felix takes over from Jonas two hours before his own turn starts (Mon 14 Dec, 10:00 Berlin).
+    path = tmp_path / "berlin.yaml"
+    path.write_text(BERLIN + "overrides:\n  - {person: Felix, start: '2026-12-14T08:00', end: '2026-12-14T10:00', "
+                             "rotation: shop, note: early takeover}\n")
+    rb = ["--runbook", str(path)]
+    early = cli_json(*rb, "who", "--json", "--at", "2026-12-14T08:30")["oncall"]
+    assert (early["person"], early["covering"], early["until"]) == ("Felix", "Jonas", "2026-12-21T09:00:00Z")
+    own = cli_json(*rb, "who", "--json", "--at", "2026-12-16T12:00")["oncall"]
+    assert (own["person"], own["covering"], own["since"]) == ("Felix", None, "2026-12-14T07:00:00Z")
+    shifts = cli_json(*rb, "schedule", "--json", "--from", "2026-12-07T12:00", "--weeks", "2")
+    assert [(s["person"], s["start"], s["override"]) for s in shifts] == [
+        ("Jonas", "2026-12-07T09:00:00Z", False),
+        ("Felix", "2026-12-14T07:00:00Z", True),
+        ("Felix", "2026-12-14T09:00:00Z", False),
+        ("Soeren", "2026-12-21T09:00:00Z", False),
+    ]
+    text = run_cli(*rb, "schedule", "--from", "2026-12-07T12:00", "--weeks", "2").stdout
+    assert text.count("covering") == 1
+    ics = run_cli(*rb, "ics", "--from", "2026-12-07", "--weeks", "3").stdout.replace("\n ", "")
+    assert ics.count("SUMMARY:On call: Felix (covering Jonas)") == 1
+    assert ics.count("SUMMARY:On call: Felix\n") >= 1

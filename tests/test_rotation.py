@@ -205,9 +205,12 @@ def test_override_across_a_handoff():
     assert r.at(utc(2026, 11, 15, 8, 59)).person == "Anna"
     after = r.at(utc(2026, 11, 17, 9))
     assert (after.person, after.start, after.end) == ("Laura", utc(2026, 11, 17, 9), utc(2026, 11, 23, 9))
+    # One stretch on call, two labels: Jane covers Anna up to Monday's handoff, then Laura.
     pieces = r.shifts(utc(2026, 11, 9, 9), utc(2026, 11, 23, 9))
-    assert [(s.person, s.start) for s in pieces] == [
-        ("Anna", utc(2026, 11, 9, 9)), ("Jane", utc(2026, 11, 15, 9)), ("Laura", utc(2026, 11, 17, 9))]
+    assert [(s.person, s.start, s.scheduled) for s in pieces] == [
+        ("Anna", utc(2026, 11, 9, 9), "Anna"), ("Jane", utc(2026, 11, 15, 9), "Anna"),
+        ("Jane", utc(2026, 11, 16, 9), "Laura"), ("Laura", utc(2026, 11, 17, 9), "Laura")]
+    assert [s.person for s in r.stretches(utc(2026, 11, 9, 9), utc(2026, 11, 23, 9))] == ["Anna", "Jane", "Laura"]
 
 
 def test_next_person_accounts_for_an_override():

@@ -17,7 +17,7 @@ LOOKAHEAD = timedelta(weeks=26)
 
 def time_of(r: Roster, person: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """The stretches of [start, end) during which `person` is on call, clipped to the span."""
-    return [(max(s.start, start), min(s.end, end)) for s in r.shifts(start, end) if s.person == person]
+    return [(max(s.start, start), min(s.end, end)) for s in r.stretches(start, end) if s.person == person]
 
 
 def changed_people(runbook: Runbook, rotation: str, before: Iterable[OverrideSpan], after: Iterable[OverrideSpan],
@@ -30,7 +30,7 @@ def changed_people(runbook: Runbook, rotation: str, before: Iterable[OverrideSpa
 
 def next_shift(r: Roster, person: str, now: datetime) -> Shift | None:
     """The person's current or next stretch on call, within half a year."""
-    return next((s for s in r.shifts(now, now + LOOKAHEAD) if s.person == person and s.end > now), None)
+    return next((s for s in r.stretches(now, now + LOOKAHEAD) if s.person == person and s.end > now), None)
 
 
 def on_call_throughout(r: Roster, person: str, start: datetime, end: datetime) -> bool:

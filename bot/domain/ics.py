@@ -27,7 +27,7 @@ def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterab
             event.add("dtstamp", stamp or now)
             event.add("dtstart", _unambiguous(shift.start, runbook))
             event.add("dtend", _unambiguous(shift.end, runbook))
-            covering = f" (covering {shift.scheduled})" if shift.scheduled and shift.person != shift.scheduled else ""
+            covering = f" (covering {shift.scheduled})" if shift.is_override and shift.scheduled else ""
             event.add("summary", f"On call: {shift.person}{covering}")
             event.add("description", f"{runbook.team.name}, rotation {key}")
             cal.add_component(event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from bot.domain.memo import per_runbook
 from bot.domain.timeutil import local_instant, utc
@@ -92,7 +92,16 @@ class Roster:
 
     # Final schedule --------------------------------------------------------------------------
     def shifts(self, start: datetime, end: datetime) -> list[Shift]:
-        """Shifts overlapping [start, end), clipped to the turn boundaries and overrides, in order."""
+        """Shifts overlapping [start, end), in order: one per person and label, so a cover that runs into
+        the person's own turn is two shifts ("Felix (covering Sören)", then "Felix")."""
+        return [p for p in _merge(self._pieces(start, end), _label) if p.end > start and p.start < end]
+
+    def stretches(self, start: datetime, end: datetime) -> list[Shift]:
+        """Time on call per person, whatever the labels: what a handoff announces and a swap changes.
+        A stretch carries the label of its first piece."""
+        return [p for p in _merge(self._pieces(start, end), _person) if p.end > start and p.start < end]
+
+    def _pieces(self, start: datetime, end: datetime) -> list[Shift]:
         start, end = utc(start), utc(end)
         pieces: list[Shift] = []
         turn = self.turn_at(start)
@@ -110,7 +119,7 @@ class Roster:
                 for o in self.overrides if o.start < first and o.end > start
             ]
             pieces.sort(key=lambda s: s.start)
-        return [p for p in _merge(pieces) if p.end > start and p.start < end]
+        return pieces
 
     def _apply_overrides(self, turn: int, turn_start: datetime, turn_end: datetime) -> list[Shift]:
         scheduled = self.scheduled_person(turn) or ""
@@ -130,16 +139,20 @@ class Roster:
         return winner.person if winner else self.scheduled_person(self.turn_at(at))
 
     def at(self, at: datetime) -> Shift | None:
-        """The person on call at `at`, with the whole stretch they are on call for."""
+        """The person on call at `at`, with the whole stretch they are on call for and the label
+        (covering whom) that holds at `at`."""
         horizon = self._horizon()
-        window = self.shifts(at - horizon, at + horizon)
-        return next((s for s in window if s.start <= at < s.end), None)
+        stretch = next((s for s in self.stretches(at - horizon, at + horizon) if s.start <= at < s.end), None)
+        piece = next((s for s in self.shifts(at, at + timedelta(seconds=1)) if s.start <= at < s.end), None)
+        if stretch is None or piece is None:
+            return None
+        return Shift(stretch.rotation, stretch.person, stretch.start, stretch.end, piece.scheduled, piece.override)
 
     def after(self, shift: Shift | None, at: datetime) -> Shift | None:
         """The next stretch with someone on call, after `shift` ends (or after `at` with nobody on call)."""
         since = shift.end if shift else at
         for weeks in (1, 8, 104):
-            upcoming = self.shifts(since, since + self._horizon() * weeks)
+            upcoming = self.stretches(since, since + self._horizon() * weeks)
             for s in upcoming:
                 if s.start >= since and (shift is None or s.person != shift.person):
                     return s
@@ -150,12 +163,20 @@ class Roster:
         return self.rotation.turn * 2 + longest
 
 
-def _merge(pieces: Sequence[Shift]) -> list[Shift]:
-    """Join back-to-back pieces of the same person: one stretch on call reads as one shift."""
+def _person(shift: Shift) -> str:
+    return shift.person
+
+
+def _label(shift: Shift) -> tuple[str, str | None]:
+    return shift.person, shift.scheduled if shift.is_override else None
+
+
+def _merge(pieces: Sequence[Shift], key: Callable[[Shift], object]) -> list[Shift]:
+    """Join back-to-back pieces with the same key: one stretch on call reads as one shift."""
     merged: list[Shift] = []
     for piece in pieces:
         last = merged[-1] if merged else None
-        if last and last.person == piece.person and last.end == piece.start:
+        if last and key(last) == key(piece) and last.end == piece.start:
             merged[-1] = Shift(last.rotation, last.person, last.start, piece.end,
                                last.scheduled or piece.scheduled, last.override or piece.override)
         else:

@@ -1,6 +1,6 @@
 """The weekly handoff: posted in the on-call channel when the on-call person actually changes.
 
-Occurrences are the starts of the final (overrides applied, same person merged) shifts, so a week
+Occurrences are the starts of the final stretches (overrides applied, one per person on call), so a week
 someone covers twice in a row has no handoff, and a swap that starts mid-week has one. A late
 handoff is still posted while its shift lasts (stale at the next handoff). A change already
 announced at another instant (the runbook's handoff time moved between the two) is not announced again.
@@ -26,7 +26,7 @@ def changes(ctx: Context, rotation: str, start: datetime, end: datetime) -> Iter
     """(outgoing shift or None, incoming shift) for the shift current at `start` and each one starting up to `end`."""
     roster = ctx.roster(rotation)
     margin = roster.rotation.turn * 2 + timedelta(days=1)
-    shifts = roster.shifts(start - margin, end + timedelta(seconds=1))
+    shifts = roster.stretches(start - margin, end + timedelta(seconds=1))
     for prev, shift in zip([None, *shifts], shifts):
         if shift.end <= start or shift.start > end:
             continue
