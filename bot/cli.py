@@ -279,14 +279,14 @@ def cmd_runbook(args) -> int:
     rows = [
         ("Description", p.description or "not given"),
         ("Owners", owners),
-        ("Schedule", schedule_text(p)),
+        ("Schedule", schedule_text(p, rb.clock_zone(key).key)),
         ("Upstream", ", ".join(p.upstream) or "-"),
         ("Downstream", ", ".join(p.downstream) or "-"),
     ]
     print(f"{p.name} ({key})")
     for label, value in rows:
         print(f"  {label:<12} {value}")
-    for label, lines in (("SLA", sla_text(p)), ("On call", policy_text(rb, p))):
+    for label, lines in (("SLA", sla_text(p, rb.clock_zone(key).key)), ("On call", policy_text(rb, p))):
         for i, line in enumerate(lines or ["not given"]):
             print(f"  {label if i == 0 else '':<12} {line}")
     print("  Common issues")
@@ -320,6 +320,7 @@ def cmd_triage(args) -> int:
             "matched": {"title": match.title, "remediation": match.remediation, "pattern": match.pattern,
                         "line": match.line, "scope": match.scope} if match else None,
             **_audience_json(a.decision),
+            "run_at": iso(a.deadlines.run_at),
             "deadlines": {"data_ready_by": iso(a.deadlines.data_ready_by), "fix_by": iso(a.deadlines.fix_by)},
         }, indent=2))
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.deadlines import runs_more_than_daily
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
 
@@ -32,16 +33,16 @@ _DAYS = {"0": "Sundays", "1": "Mondays", "2": "Tuesdays", "3": "Wednesdays", "4"
          "wed": "Wednesdays", "thu": "Thursdays", "fri": "Fridays", "sat": "Saturdays"}
 
 
-def schedule_text(pipeline: Pipeline) -> str:
+def schedule_text(pipeline: Pipeline, zone: str) -> str:
     """The cron schedule in words where it is a common one ("daily at 01:00 UTC", "Mondays at 01:00
-    UTC"), else the cron itself: a wrong sentence would be worse than none."""
+    Europe/Berlin"), else the cron itself: a wrong sentence would be worse than none."""
     if not pipeline.schedule:
         return "not given"
     minute, hour, day, month, weekday = pipeline.schedule.split()
-    raw = f"cron `{pipeline.schedule}` (UTC)"
+    raw = f"cron `{pipeline.schedule}` ({zone})"
     if not (minute.isdigit() and hour.isdigit()) or month != "*":
         return raw
-    at = f"at {int(hour):02d}:{int(minute):02d} UTC"
+    at = f"at {int(hour):02d}:{int(minute):02d} {zone}"
     if day == "*" and weekday == "*":
         return f"daily {at}"
     if day == "*" and all(d.lower() in _DAYS for d in weekday.split(",")):
@@ -51,19 +52,21 @@ def schedule_text(pipeline: Pipeline) -> str:
     return raw
 
 
-def sla_text(pipeline: Pipeline) -> list[str]:
+def sla_text(pipeline: Pipeline, zone: str) -> list[str]:
     sla = pipeline.sla
     if not sla:
         return []
     lines = []
     if sla.data_ready_by is not None:
         watched = " (watched once the pipeline has reported a success)" if sla.watch == "after_first_success" else ""
-        lines.append(f"Data ready by {sla.data_ready_by:%H:%M} UTC{watched}")
+        lines.append(f"Data ready by {sla.data_ready_by:%H:%M} {zone}{watched}")
     if sla.fix_within is not None:
         # In hours, as runbooks state it ("within 24 hours"): format_duration would say 1d.
         hours, rest = divmod(sla.fix_within, timedelta(hours=1))
         within = f"{hours}h" if not rest else format_duration(sla.fix_within)
-        lines.append(f"Fixed within {within} from midnight UTC of the run's day")
+        counted = ("from the run's scheduled start" if pipeline.schedule and runs_more_than_daily(pipeline.schedule)
+                   else f"from midnight {zone} of the run's day")
+        lines.append(f"Fixed within {within} {counted}")
     if sla.fix_by == "end_of_month":
         lines.append("Fixed by the end of the month")
     return lines + list(sla.notes)

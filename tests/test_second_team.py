@@ -51,6 +51,7 @@ pipelines:
     description: Invoices and payments from the billing service
     owners: {primary: Noa, secondary: Avi}
     schedule: "0 22 * * *"
+    timezone: UTC
     upstream: Payments team
     downstream: [Finance]
     sla: {data_ready_by: "01:00", fix_within: 24h}
@@ -64,6 +65,7 @@ pipelines:
     description: Page views
     owners: {primary: Dana}
     schedule: "15 0 * * *"
+    timezone: UTC
     sla: {data_ready_by: "06:00", fix_within: 36h}
     on_call: {rotation: platform, page: [weekdays, weekends, holidays]}
     common_issues:
@@ -75,6 +77,7 @@ pipelines:
     description: Monthly model
     owners: {primary: Avi, secondary: Dana}
     schedule: "0 3 1 * *"
+    timezone: UTC
     sla: {fix_by: end_of_month}
     on_call: {outside_work_hours: quiet}
     common_issues:

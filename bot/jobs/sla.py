@@ -1,7 +1,7 @@
 """SLA watch: a scheduled run with no success report by its data-ready time is a breach.
 
-For each day, the runs that must be ready by that day's `data_ready_by` (UTC) are the cron runs in
-the 24 h before it; the first of them starts the watch. A pipeline is watched once it has reported a
+For each day (in the pipeline's zone), the runs that must be ready by that day's `data_ready_by` are
+the cron runs in the day before it; the first of them starts the watch. A pipeline is watched once it has reported a
 success (`sla.watch: always`: from the start), so a team that has not wired success reports yet is
 not told of a breach every day. At the deadline:
 - a success reported since that run (or an incident of the run resolved in time by a success
@@ -17,16 +17,16 @@ Breaches are never stale (within the catch-up window).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from typing import Iterator
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from bot.alerts.intake import receive
 from bot.alerts.model import Alert
 from bot.domain import policy
-from bot.domain.deadlines import sla_watch
+from bot.domain.deadlines import DAY, first_run, next_run, ready_by, sla_watch
 from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
 from bot.domain.notices import audience_json, notice
@@ -34,16 +34,6 @@ from bot.jobs.core import Context, Occurrence, Postpone, SENT, SKIPPED
 from bot.store.incidents import tell
 
 KIND = "sla_breach"
-DAY = timedelta(days=1)
-
-
-@lru_cache(maxsize=4096)
-def first_run(schedule: str, deadline: datetime) -> datetime | None:
-    """The first cron run in (deadline - 24 h, deadline], if any."""
-    from croniter import croniter
-
-    run = croniter(schedule, deadline - DAY).get_next(datetime).astimezone(UTC)
-    return run if run <= deadline else None
 
 
 def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:
@@ -54,11 +44,12 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
         # A run before the bot's first pass may have reported unseen; one before the pipeline's first
         # success report was not watched (the first report must not set off a week of old breaches).
         since = ctx.epoch if spec.sla.watch == "always" else max(ctx.epoch, ctx.first_success[key])
-        day = start.astimezone(UTC).date()
-        while day <= end.astimezone(UTC).date():
-            deadline = datetime.combine(day, spec.sla.data_ready_by, UTC)
+        zone = ctx.runbook.clock_zone(key)
+        day = start.astimezone(zone).date()
+        while day <= end.astimezone(zone).date():
+            deadline = ready_by(ctx.runbook, key, day)
             day += DAY
-            run = first_run(spec.schedule, deadline) if start <= deadline <= end else None
+            run = first_run(spec.schedule, deadline, zone) if start <= deadline <= end else None
             if run and run >= since:
                 yield Occurrence(KIND, key, deadline, None, run)
 
@@ -72,18 +63,11 @@ def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -
                for i in ctx.run_incidents)
 
 
-@lru_cache(maxsize=4096)
-def next_run(schedule: str, run: datetime) -> datetime:
-    from croniter import croniter
-
-    return croniter(schedule, run).get_next(datetime).astimezone(UTC)
-
-
 def _arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
     """When the run's data arrived after its deadline but before this pass (and before the next run,
     whose own success says nothing about this one), if it did."""
     names = _names(ctx)
-    until = min(ctx.now, next_run(ctx.runbook.pipelines[pipeline].schedule, run))
+    until = min(ctx.now, next_run(ctx.runbook.pipelines[pipeline].schedule, run, ctx.runbook.clock_zone(pipeline)))
     late = [at for raw, at in ctx.successes if names.get(raw) == pipeline and deadline < at <= until]
     late += [i.resolved_at for i in ctx.run_incidents if i.pipeline == pipeline and run <= i.run_at <= deadline
              and i.sla_met is False and i.resolved_at and deadline < i.resolved_at <= ctx.now]
@@ -113,7 +97,7 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if current is None:
         receive(conn, ctx.runbook, Alert(
             source="sla", pipeline=pipeline, status="failed", occurred_at=deadline,
-            error=sla_error(spec, run, deadline),
+            error=sla_error(spec, run, deadline, ctx.runbook.clock_zone(pipeline)),
             raw={"sla_breach": True, "run_at": iso(run), "data_ready_by": iso(deadline)}), ctx.now)
         return SENT
     if not current.slack_ts:
@@ -125,8 +109,8 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
                        channel=current.slack_channel, thread_ts=current.slack_ts, broadcast=bool(audience.mentioned))
 
 
-def sla_error(spec, run: datetime, deadline: datetime) -> str:
+def sla_error(spec, run: datetime, deadline: datetime, zone: ZoneInfo) -> str:
     """The text of a breach with no failure alert: shown, like a failure's error, on its incident."""
     tell_teams = f" Tell: {', '.join(spec.downstream)}." if spec.downstream else ""
-    return (f"SLA breach: no success report for the {run:%Y-%m-%d %H:%M} UTC run by its data-ready time "
-            f"{deadline:%Y-%m-%d %H:%M} UTC (no failure alert arrived either).{tell_teams}")
+    return (f"SLA breach: no success report for the {run.astimezone(zone):%Y-%m-%d %H:%M %Z} run by its data-ready "
+            f"time {deadline.astimezone(zone):%Y-%m-%d %H:%M %Z} (no failure alert arrived either).{tell_teams}")

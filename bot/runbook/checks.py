@@ -127,7 +127,19 @@ def warnings_for(runbook: Runbook) -> list[Finding]:
         warnings.append(Finding(("rotations",), "no rotation defined: nobody is ever on call"))
     warnings.extend(_dead_end_chains(runbook))
     warnings.extend(_unclear_local_times(runbook))
+    warnings.extend(_utc_clocks_in_a_local_team(runbook))
     return warnings
+
+
+def _utc_clocks_in_a_local_team(runbook: Runbook) -> list[Finding]:
+    """A team outside UTC whose pipeline clocks say no zone: they are read in UTC (what the file meant
+    before `timezone:` existed) and move against the team's day twice a year."""
+    if runbook.team.timezone == "UTC":
+        return []
+    return [Finding(("pipelines", key), f"pipeline {key!r}: its schedule and SLA times are read in UTC",
+                    f"add `timezone: team` to read them in {runbook.team.timezone}, or `timezone: UTC` to keep UTC")
+            for key, p in runbook.pipelines.items()
+            if p.timezone is None and (p.schedule or (p.sla and p.sla.data_ready_by is not None))]
 
 
 def _unclear_local_times(runbook: Runbook) -> list[Finding]:

@@ -70,6 +70,19 @@ class Reminders(Strict):
     )
 
 
+def known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        import difflib
+        from zoneinfo import available_timezones  # scans the zone files: only worth it to explain an error
+
+        close = difflib.get_close_matches(value, sorted(available_timezones()), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "use an IANA name such as UTC or Europe/Berlin"
+        raise ValueError(f"unknown timezone {value!r} ({hint})") from None
+    return value
+
+
 class Team(Strict):
     name: str
     timezone: str = Field("UTC", description="IANA zone; handoffs and work hours are local to it")
@@ -86,16 +99,7 @@ class Team(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            import difflib
-            from zoneinfo import available_timezones  # scans the zone files: only worth it to explain an error
-
-            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else "use an IANA name such as UTC or Europe/Berlin"
-            raise ValueError(f"unknown timezone {value!r} ({hint})") from None
-        return value
+        return known_zone(value)
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -176,8 +180,10 @@ class Owners(Strict):
 
 
 class SLA(Strict):
-    data_ready_by: ClockTime | None = Field(None, description="UTC time of day the run's data must be ready")
-    fix_within: Duration | None = Field(None, description="Fix deadline counted from midnight UTC of the run's day")
+    data_ready_by: ClockTime | None = Field(None, description="Time of day (pipeline zone) the run's data must be ready")
+    fix_within: Duration | None = Field(
+        None, description="Fix deadline counted from midnight (pipeline zone) of the run's day; for a pipeline "
+        "that runs more than once a day, from the run's scheduled start")
     fix_by: Literal["end_of_month"] | None = Field(None, description="Fix deadline at the end of the month (team zone)")
     notes: list[str] = Field(default_factory=list, description="Promises that are not clocks")
     watch: Literal["after_first_success", "always"] = Field(
@@ -246,7 +252,10 @@ class Pipeline(Strict):
     aliases: list[str] = Field(default_factory=list)
     description: str | None = None
     owners: Owners | None = None
-    schedule: str | None = Field(None, description="Cron expression, UTC, e.g. '0 1 * * *'")
+    schedule: str | None = Field(None, description="Cron expression in the pipeline's zone, e.g. '0 1 * * *'")
+    timezone: str | None = Field(
+        None, description="Zone of the schedule and the SLA times: an IANA name, or 'team' for the team zone. "
+        "Not given: UTC (what runbooks meant before the key existed)")
     upstream: list[str] = Field(default_factory=list, description="Teams to check with")
     downstream: list[str] = Field(default_factory=list, description="Teams to tell")
     sla: SLA | None = None
@@ -258,6 +267,11 @@ class Pipeline(Strict):
     @classmethod
     def _one_or_many(cls, value):
         return [value] if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _clock_zone(cls, value: str | None) -> str | None:
+        return value if value in (None, "team") else known_zone(value)
 
     @field_validator("schedule")
     @classmethod
@@ -324,6 +338,11 @@ class Runbook(Strict):
     @cached_property
     def tz(self) -> ZoneInfo:
         return self.team.tz
+
+    def clock_zone(self, pipeline: str) -> ZoneInfo:
+        """The zone a pipeline's cron and SLA times are read in."""
+        written = self.pipelines[pipeline].timezone
+        return self.tz if written == "team" else ZoneInfo(written or "UTC")
 
     @property
     def default_rotation(self) -> str | None:

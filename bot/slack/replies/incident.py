@@ -36,7 +36,7 @@ def title(runbook: Runbook, incident: Incident) -> str:
 def headline(runbook: Runbook, incident: Incident, *, token: bool = True) -> str:
     """What happened, in a few words: a failure, or (the SLA watch) a run nobody reported on."""
     if incident.missing_report and incident.data_ready_by:
-        by = date_token(incident.data_ready_by) if token else f"{incident.data_ready_by:%H:%M} UTC"
+        by = date_token(incident.data_ready_by) if token else f"{incident.data_ready_by.astimezone(runbook.tz):%H:%M %Z}"
         return f"{title(runbook, incident)}: no success report by {by}"
     return f"{title(runbook, incident)} failed"
 

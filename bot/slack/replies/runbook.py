@@ -28,11 +28,11 @@ async def card(runbook: Runbook, key: str, people: Directory) -> Message:
         blocks.append(section(escape(p.description)))
     blocks.append(fields([
         ("Owners", owner_text),
-        ("Schedule", escape(schedule_text(p)) if p.schedule else "_not given_"),
+        ("Schedule", escape(schedule_text(p, runbook.clock_zone(key).key)) if p.schedule else "_not given_"),
         ("Upstream: check with", escape(", ".join(p.upstream)) or "_none_"),
         ("Downstream: tell", escape(", ".join(p.downstream)) or "_none_"),
     ]))
-    blocks.append(section("*SLA and fix deadline*\n" + (bullet_list([escape(s) for s in sla_text(p)]) or "_not given_")))
+    blocks.append(section("*SLA and fix deadline*\n" + (bullet_list([escape(s) for s in sla_text(p, runbook.clock_zone(key).key)]) or "_not given_")))
     blocks.append(section("*On call*\n" + bullet_list([escape(s) for s in policy_text(runbook, p)])))
     blocks.append(divider())
     if p.common_issues:
