@@ -165,7 +165,7 @@ def test_no_month_end_message_without_open_incidents(store):
     assert not rows(store, "month_end")
 
 
-def test_a_bot_down_for_days_still_breaches_the_deadline_and_posts_the_weekly_check(store):
+def test_a_bot_down_for_days_sums_up_what_it_missed_pages_nobody_and_posts_the_weekly_check(store):
     # First pass Sunday 15 November; a Growth failure Monday 02:00 (fix by Tuesday 00:00) is accepted
     # by another replica, then nothing runs the clocks until Thursday noon: 3.5 days of silence.
     rb = source()
@@ -174,12 +174,42 @@ def test_a_bot_down_for_days_still_breaches_the_deadline_and_posts_the_weekly_ch
                        at(2026, 11, 16, 2)).incident_id
     deliver(store, at(2026, 11, 16, 2))
     result = tick(store, rb, at(2026, 11, 19, 12))
-    assert f"fix_breach:incident-{incident}:2026-11-17T00:00:00Z" in result.sent
+    # The missed fix deadline is recorded on the incident and said once, in one summary, to nobody.
+    assert f"fix_breach:incident-{incident}:2026-11-17T00:00:00Z" in result.missed
     assert "fix_breached" in [a.kind for a in incident_actions(store, incident)]
+    assert not rows(store, "fix_breach")
+    [summary] = rows(store, "missed", runbook=rb)
+    assert summary.channel == rb.team.channels.alerts and "<@" not in str(summary.args)
+    assert f"Growth #{incident}: fix deadline 2026-11-17 00:00 UTC missed; it is open" in summary.args["text"]
     assert f"fix_chase:incident-{incident}/4h:2026-11-16T20:00:00Z" in result.skipped  # too late to chase
     # The investors' Monday 10:00 check is still owed until next Monday's: posted late, once.
     assert "weekly_check:investors:2026-11-16T10:00:00Z" in result.sent
-    assert not [k for k in tick(store, rb, at(2026, 11, 19, 12, 1)).sent if k.startswith("weekly_check")]
+    again = tick(store, rb, at(2026, 11, 19, 12, 1))
+    assert not again.missed and not [k for k in again.sent if k.startswith("weekly_check")]
+    assert len(rows(store, "missed")) == 1
+
+
+def test_a_restart_days_later_opens_no_incident_for_old_runs_and_acts_on_the_latest(store):
+    # The team's runs report success; the bot stops on Friday 4 December at 00:30 and comes back on
+    # Tuesday 8 December at 09:00 (a weekday, in work hours).
+    rb = source()
+    start(store)
+    tick(store, rb, at(2026, 12, 4, 0, 30))
+    before = len(list_incidents(store))
+    result = tick(store, rb, at(2026, 12, 8, 9))
+    old = [k for k in result.missed if k.startswith("sla_breach")]
+    assert "sla_breach:profit:2026-12-04T03:00:00Z" in old and "sla_breach:growth:2026-12-07T04:00:00Z" in old
+    # Only the latest run of each pipeline, whose data is still missing now, is an incident.
+    opened = sorted((i.pipeline, i.run_at) for i in list_incidents(store) if i.run_at > at(2026, 12, 4, 0, 30))
+    assert opened == [("engagement", at(2026, 12, 8, 1)), ("growth", at(2026, 12, 8, 1)), ("profit", at(2026, 12, 8, 2))]
+    summary = rows(store, "missed", runbook=rb)[-1]  # the first is the downtime before 4 December
+    text = summary.args["text"]
+    assert ("Profit: no success report for 4 runs, from the run of 2026-12-04 02:00 UTC to the run of "
+            "2026-12-07 02:00 UTC") in text
+    assert "2026-12-08" not in text and "<@" not in str(summary.args)
+    # A restart right after neither repeats the summary nor opens anything more.
+    tick(store, rb, at(2026, 12, 8, 9, 5))
+    assert len(rows(store, "missed")) == 2 and len(list_incidents(store)) == before + 3
 
 
 def test_a_resolve_by_hand_is_not_data_ready_and_the_sla_is_still_watched(store):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.jobs import checks, deadlines, handoff, reminders, sla
+from bot.jobs import checks, deadlines, handoff, missed, reminders, sla
 from bot.jobs.core import Context, Occurrence, Postpone, SKIPPED
 from bot.runbook.models import Runbook
 from bot.store import Store
@@ -43,6 +43,7 @@ class PassResult:
     skipped: list[str] = field(default_factory=list)
     postponed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)   # fell due while the bot was down: in one summary
     calls: list[Occurrence] = field(default_factory=list)   # claimed; the caller makes them and finishes
     next_due: datetime | None = None
     occurrences: int = 0
@@ -83,11 +84,17 @@ def run_pass(store: Store, runbook: Runbook, now: datetime, window: timedelta = 
     found = sorted((occ for rule in RULES for occ in rule.occurrences(ctx, ctx.since, now + lookahead)),
                    key=lambda o: (o.due, o.kind, o.scope))
     result = PassResult(occurrences=len(found))
+    owed = []
     for occ in found:
         if occ.due > now:
             result.next_due = occ.due if result.next_due is None else min(result.next_due, occ.due)
-            continue
-        if ctx.states.get(occ.key, ("",))[0] in ("sent", "skipped"):
+        elif ctx.states.get(occ.key, ("",))[0] not in ("sent", "skipped"):
+            owed.append(occ)
+    missed_ones = [occ for occ in owed if missed.is_missed(ctx, occ)]
+    if missed_ones:
+        _summarize(store, ctx, missed_ones, result)
+    for occ in owed:
+        if occ in missed_ones:
             continue
         try:
             _one(store, ctx, occ, result)
@@ -98,6 +105,26 @@ def run_pass(store: Store, runbook: Runbook, now: datetime, window: timedelta = 
             result.failed.append(occ.key)
             log.exception("scheduled message %s failed; retried on the next pass", occ.key)
     return result
+
+
+def _summarize(store: Store, ctx: Context, found: list[Occurrence], result: PassResult) -> None:
+    """Claim every missed occurrence and say them in one message, in one transaction: another replica
+    summarizes only what it claimed, and a crash leaves all of them owed."""
+    try:
+        with store.transaction() as conn:
+            lines = []
+            for occ in found:
+                if not claim(conn, occ.key, occ.kind, occ.due, ctx.now, detail={"scope": occ.scope, **occ.detail}):
+                    continue
+                if (said := missed.line(ctx, occ, conn)) is not None:
+                    lines.append(said)
+                finish(conn, occ.key, SKIPPED, ctx.now)
+                result.missed.append(occ.key)
+            if lines:
+                missed.summarize(ctx, conn, lines)
+    except Exception:
+        result.failed.extend(occ.key for occ in found)
+        log.exception("the summary of what was missed failed; retried on the next pass")
 
 
 def _one(store: Store, ctx: Context, occ: Occurrence, result: PassResult) -> None:

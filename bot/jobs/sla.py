@@ -54,7 +54,7 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
                 yield Occurrence(KIND, key, deadline, None, run)
 
 
-def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> bool:
+def succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> bool:
     names = _names(ctx)
     if any(names.get(raw) == pipeline and run <= at <= deadline for raw, at in ctx.successes):
         return True
@@ -63,7 +63,7 @@ def _succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -
                for i in ctx.run_incidents)
 
 
-def _arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
+def arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
     """When the run's data arrived after its deadline but before this pass (and before the next run,
     whose own success says nothing about this one), if it did."""
     names = _names(ctx)
@@ -84,12 +84,12 @@ def _names(ctx: Context) -> dict[str, str | None]:
 
 def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     pipeline, run, deadline = occ.scope, occ.subject, occ.due
-    if _succeeded(ctx, pipeline, run, deadline):
+    if succeeded(ctx, pipeline, run, deadline):
         return SKIPPED
     spec = ctx.runbook.pipelines[pipeline]
     current = next((i for i in ctx.run_incidents
                     if i.pipeline == pipeline and run <= i.run_at <= deadline and i.is_open), None)
-    arrived = _arrived_late(ctx, pipeline, run, deadline)
+    arrived = arrived_late(ctx, pipeline, run, deadline)
     if current is None and arrived is not None:
         # Seen only now (the bot was down at the deadline), and the data is already there: say it.
         return ctx.enqueue(conn, occ, notice("sla_late", pipeline=pipeline, deadline=iso(deadline), arrived=iso(arrived)),

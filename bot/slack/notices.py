@@ -146,6 +146,12 @@ def _override_cancelled(w: World, n: dict) -> Message:
                                          override_id=n["override_id"])
 
 
+def _missed(w: World, n: dict) -> Message:
+    ids = [item["incident"] for item in n["items"] if item["what"] == "fix"]
+    incidents = {i.id: i for i in (get_incident(w.store, x) for x in ids) if i is not None}
+    return clocks.missed_summary(w.runbook, n["items"], incidents, instant(n["seen"]))
+
+
 def _usergroup_failed(w: World, n: dict) -> Message:
     return clocks.usergroup_failed(n["usergroup"], n["person"], n["reason"])
 
@@ -154,7 +160,7 @@ RENDER: dict[str, Callable[[World, dict], Message]] = {
     "handoff": _handoff, "meeting_reminder": _meeting, "shift_reminder": _shift, "sla_breach": _sla_breach,
     "sla_late": _sla_late, "fix_chase": _fix(clocks.fix_chase), "fix_breach": _fix(clocks.fix_breach),
     "month_end": _month_end, "weekly_check": _weekly_check, "check_reminder": _check_reminder,
-    "usergroup_failed": _usergroup_failed,
+    "usergroup_failed": _usergroup_failed, "missed": _missed,
     "swap_request": lambda w, n: say_swaps.request_post(_swap(w, n)),
     "swap_accepted": _swap_accepted,
     "swap_expired": lambda w, n: say_swaps.expired_reply(_swap(w, n)),

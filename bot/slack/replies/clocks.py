@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.domain.policy import Audience
+from bot.domain.notices import instant
 from bot.domain.timeutil import iso
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
@@ -22,6 +23,7 @@ from bot.slack.text import date_token, escape
 from bot.store.records import Incident
 
 CHECK_ACTION = "weekly_check"
+SUMMARY_LINES = 15  # a section holds 3,000 characters
 
 
 def _utc(at: datetime) -> str:
@@ -74,6 +76,40 @@ def fix_breach(runbook: Runbook, people, incident: Incident, audience: Audience)
               *_why(audience)]
     return message(f"Fix deadline missed: {_name(runbook, incident.pipeline)} #{incident.id} "
                    f"was due {_utc(incident.fix_by)}", blocks)
+
+
+def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Incident], seen: datetime) -> Message:
+    """What fell due while the bot was not running, in one message that mentions nobody: it is history
+    by now, and whatever still needs doing has its own thread."""
+
+    def lines(at) -> list[str]:
+        said, unreported = [], {}
+        for item in items:
+            deadline = instant(item["deadline"])
+            if item["what"] == "sla":
+                name, run = escape(_name(runbook, item["pipeline"])), at(instant(item["run"]))
+                if arrived := instant(item.get("arrived")):
+                    said.append(f"{name}: data of the run of {run} was due {at(deadline)} and arrived {at(arrived)}, "
+                                f"{format_duration(arrived - deadline)} late")
+                else:
+                    unreported.setdefault(name, []).append((run, at(deadline)))
+            elif incident := incidents.get(item["incident"]):
+                said.append(f"{escape(_name(runbook, incident.pipeline))} #{incident.id}: fix deadline {at(deadline)} "
+                            f"missed; it is {incident.status} (see its thread)")
+        for name, runs in unreported.items():  # one line per pipeline: a week away is not seven lines
+            if len(runs) == 1:
+                said.append(f"{name}: no success report for the run of {runs[0][0]} by {runs[0][1]}")
+            else:
+                said.append(f"{name}: no success report for {len(runs)} runs, from the run of {runs[0][0]} "
+                            f"to the run of {runs[-1][0]}, each by its data-ready time")
+        return said
+
+    shown = lines(date_token)
+    more = f"\n…and {len(shown) - SUMMARY_LINES} more" if len(shown) > SUMMARY_LINES else ""
+    blocks = [section(f":zzz: *While the bot was not running* (until {date_token(seen)}), these fell due. "
+                      f"Nobody is paged for them now that they are past."),
+              section(bullet_list(shown[:SUMMARY_LINES]) + more)]
+    return message("While the bot was not running: " + "; ".join(lines(_utc)[:SUMMARY_LINES]), blocks)
 
 
 def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, incidents: list[Incident],
