@@ -145,11 +145,12 @@ class FakeSlack:
                     "team_id": self.team_id, "user_id": "UBOT", "bot_id": "BBOT"}
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = f"{1_800_000_000 + next(self._ts)}.000100"
+            channel = _im(args.get("channel"))  # as Slack: a message to a user goes to the IM channel
             if method == "chat.postMessage":
                 with self._lock:
-                    self.messages.append({"channel": args.get("channel"), "ts": ts, "text": args.get("text"),
+                    self.messages.append({"channel": channel, "ts": ts, "text": args.get("text"),
                                           "thread_ts": args.get("thread_ts"), "metadata": args.get("metadata")})
-            return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {"text": args.get("text")}}
+            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
         if method == "conversations.list":
             with self._lock:
                 names = dict.fromkeys(m["channel"] for m in self.messages if str(m["channel"]).startswith("#"))
@@ -165,6 +166,16 @@ class FakeSlack:
                     "messages": [{"type": "message", "ts": m["ts"], "text": m["text"]}
                                  | ({"metadata": m["metadata"]} if metadata and m["metadata"] else {})
                                  for m in reversed(found)]}
+        if method == "conversations.replies":
+            oldest = float(args.get("oldest") or 0)
+            with self._lock:
+                found = [m for m in self.messages if m["channel"] == args.get("channel")
+                         and args.get("ts") in (m["ts"], m["thread_ts"]) and float(m["ts"]) >= oldest]
+            metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+            return {"ok": True, "has_more": False,
+                    "messages": [{"type": "message", "ts": m["ts"], "text": m["text"]}
+                                 | ({"metadata": m["metadata"]} if metadata and m["metadata"] else {})
+                                 for m in found]}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.getPermalink":
@@ -175,5 +186,10 @@ class FakeSlack:
             user = self.users_by_email.get(args.get("email", ""))
             return {"ok": True, "user": {"id": user}} if user else {"ok": False, "error": "users_not_found"}
         if method == "conversations.open":
-            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X")).split(",")[0]}}
+            return {"ok": True, "channel": {"id": _im(str(args.get("users", "X")).split(",")[0])}}
         return {"ok": True}
+
+
+def _im(channel):
+    """The IM channel of a user ID (Slack answers a DM with it); any other channel as it is."""
+    return "D" + channel if isinstance(channel, str) and channel[:1] in ("U", "W") else channel

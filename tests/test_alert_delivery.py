@@ -167,3 +167,26 @@ def test_two_repeat_rows_after_the_same_storm_say_it_once(fake_slack, make_app, 
     texts = [c.args["text"] for c in fake_slack.of("chat.postMessage") if seen(c)]
     assert texts == ["Seen again (2 alerts)", "Seen again (3 alerts)"]  # the twin said nothing new
     assert get_incident(bot.runtime.store, incident).alert_count == 3
+
+
+def test_a_direct_message_posted_just_before_a_kill_is_not_sent_again(database_url, fake_slack, serve, tmp_path):
+    # Berlin: Jonas's shift starts Monday 7 December 10:00; his reminder DM is due a day before (09:00 UTC).
+    from tests.helpers_runbook import BERLIN
+
+    path = tmp_path / "berlin.yaml"
+    path.write_text(BERLIN)
+
+    def reminder(call) -> bool:
+        return call.args.get("channel") == "DU0JONAS01" and "your on-call shift" in call.texts()
+
+    fake_slack.slow("chat.postMessage", 3)  # Slack takes the post at once and answers 3 s later
+    first = serve(fake_slack, at=datetime(2026, 12, 6, 8, 59, 50, tzinfo=UTC), DATABASE_URL=database_url,
+                  RUNBOOKS_PATH=str(path))
+    fake_slack.wait_for("chat.postMessage", wanted=reminder, timeout=25)
+    first.stop(kill=True)  # before Slack's answer reaches the store
+    fake_slack.delays.clear()
+    second = serve(fake_slack, at=first.now(), DATABASE_URL=database_url, RUNBOOKS_PATH=str(path))
+    fake_slack.wait_for("conversations.history", wanted=lambda c: c.args.get("channel") == "DU0JONAS01", timeout=20)
+    time.sleep(1.5)
+    assert len(fake_slack.wait_for("chat.postMessage", wanted=reminder)) == 1
+    second.stop()

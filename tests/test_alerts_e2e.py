@@ -121,13 +121,13 @@ def test_growth_failure_opens_one_thread_with_people_and_remediation(bot, fake_s
             and c.args["channel"] == "#data-alerts"]
     assert len(tops) == 1
     # The page: one direct message to Danny, linking to the thread, with Acknowledge; edited once resolved.
-    [dm] = [c for c in fake_slack.of("chat.postMessage") if c.args["channel"] == "U0DANNY"]
+    [dm] = [c for c in fake_slack.of("chat.postMessage") if c.args["channel"] == "DU0DANNY"]
     assert "Spark task fails with NullPointerException" in texts(dm) and "fake.slack.com/archives" in texts(dm)
     assert [e["action_id"] for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]] == \
         ["incident_ack"]
-    edits = fake_slack.wait_for("chat.update", wanted=lambda c: c.args["channel"] == "U0DANNY")
+    edits = fake_slack.wait_for("chat.update", wanted=lambda c: c.args["channel"] == "DU0DANNY")
     assert "resolved" in edits[-1].args["text"] and '"actions"' not in json.dumps(edits[-1].args["blocks"])
-    assert len([c for c in fake_slack.of("chat.postMessage") if c.args["channel"].startswith("U")]) == 1
+    assert len([c for c in fake_slack.of("chat.postMessage") if c.args["channel"].startswith("D")]) == 1
 
 
 def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_slack):
@@ -399,9 +399,9 @@ def test_escalate_pressed_on_an_acknowledged_incident_does_wake_the_next_person(
     incident = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE},
                         headers=AUTH).json()["incident"]
     parent_of(fake_slack, "Growth failed")
-    fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "U0DANNY")  # Danny is paged
+    fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "DU0DANNY")  # Danny is paged
     for action in ("incident_ack", "incident_escalate"):  # Danny takes it, then asks for help
         body = action_body(action, str(incident), user_id="U0DANNY", response_url=fake_slack.url + "response")
         assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
-    dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "U0LAURA")[0]
+    dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "DU0LAURA")[0]
     assert "Growth failed" in dm.args["text"] and "escalation step 2 (primary)" in texts(dm)

@@ -78,8 +78,8 @@ def parents(fake, channel: str) -> dict[str, object]:
 
 def pages(fake) -> list[tuple[str, str]]:
     """(person, pipeline) of each direct message about a failure."""
-    return sorted((NAMES[c.args["channel"]], c.args["text"].split(" failed")[0]) for c in fake.of("chat.postMessage")
-                  if c.args["channel"].startswith("U") and " failed (" in c.args["text"])
+    return sorted((NAMES[c.args["channel"][1:]], c.args["text"].split(" failed")[0]) for c in fake.of("chat.postMessage")
+                  if c.args["channel"].startswith("D") and " failed (" in c.args["text"])
 
 
 SOURCE = ["profit", "growth", "engagement", "investors", "experiments"]
@@ -200,7 +200,7 @@ def test_a_page_is_a_direct_message_whose_acknowledge_edits_it(serve, fake_slack
     db = f"sqlite:///{tmp_path / 'bot.db'}"
     served = serve(fake_slack, at=utc(2026, 12, 5, 2, 30), RUNBOOKS_PATH=str(source_team), DATABASE_URL=db)
     incident = alert(served.url, "growth", utc(2026, 12, 5, 2, 25))
-    dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "U0DANNY")[0]
+    dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "DU0DANNY")[0]
     assert "Spark task fails with NullPointerException" in dm.texts()  # the cause, to act from a phone
     assert "fake.slack.com/archives/%23data-alerts" in dm.texts() or "fake.slack.com/archives/#data-alerts" in dm.texts()
     [button] = [e for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
@@ -209,7 +209,7 @@ def test_a_page_is_a_direct_message_whose_acknowledge_edits_it(serve, fake_slack
     reply = httpx.post(served.url + "/slack/events", content=body,
                        headers=signed_headers(body, timestamp=int(served.now().timestamp())))
     assert reply.status_code == 200
-    edit = fake_slack.wait_for("chat.update", wanted=lambda c: c.args["channel"] == "U0DANNY")[0]
+    edit = fake_slack.wait_for("chat.update", wanted=lambda c: c.args["channel"] == "DU0DANNY")[0]
     assert "acknowledged" in edit.args["text"] and '"actions"' not in json.dumps(edit.args["blocks"])
     metrics = httpx.get(served.url + "/metrics").text
     assert 'oncall_pages_total{kind="open",outcome="sent",pipeline="growth"} 1.0' in metrics

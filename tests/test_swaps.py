@@ -131,8 +131,8 @@ def test_anna_asks_for_tuesday_laura_accepts_and_every_surface_says_laura(bot):
     assert update.args["channel"] == "#data-oncall"
     thread = in_thread(bot, "has taken your request")
     assert "<@U0ANNA>" in texts(thread[0])
-    dms = wait_posts(bot, lambda c: c.args["channel"] in (ANNA, LAURA) and "your next shift moved" in texts(c), 2)
-    assert sorted(c.args["channel"] for c in dms) == [ANNA, LAURA]
+    dms = wait_posts(bot, lambda c: c.args["channel"] in ("D" + ANNA, "D" + LAURA) and "your next shift moved" in texts(c), 2)
+    assert sorted(c.args["channel"] for c in dms) == ["D" + ANNA, "D" + LAURA]
     assert len(swap_posts(bot)) == 4  # the request, its thread reply, two DMs: each once
 
     # /oncall on Tuesday noon, the CLI with the store, and the calendar all say Laura.
@@ -169,7 +169,7 @@ def test_an_alert_on_annas_tuesday_pages_laura(bot):
     alert = wait_posts(bot, lambda c: c.args.get("channel") == "#data-alerts")[0]
     # Laura covers: she is paged; Anna, Engagement's owner, is named but not woken at 02:00.
     assert "<@U0LAURA>" in texts(alert) and "<@U0ANNA>" not in texts(alert) and "*Anna* (primary)" in texts(alert)
-    assert wait_posts(bot, lambda c: c.args.get("channel") == "U0LAURA")
+    assert wait_posts(bot, lambda c: c.args.get("channel") == "DU0LAURA")
 
 
 def test_the_requester_cannot_take_their_own_request_and_a_second_taker_is_too_late(bot):
@@ -271,7 +271,7 @@ def test_admin_overrides_others_are_refused_and_the_listing_has_cancel_buttons(b
     announce = wait_posts(bot, lambda c: "On-call override" in texts(c), 2)
     assert "&lt;b&gt;Anna&lt;/b&gt;" in texts(announce[0]) and "instead of <@U0ANNA>" in texts(announce[0])
     dms = wait_posts(bot, lambda c: "your next shift moved" in texts(c), 4)
-    assert sorted(c.args["channel"] for c in dms) == sorted([ANNA, LAURA, ANNA, JANE])
+    assert sorted(c.args["channel"] for c in dms) == sorted("D" + u for u in (ANNA, LAURA, ANNA, JANE))
 
     listing = slash(bot, "overrides", DANNY)
     buttons = [b["accessory"] for b in listing["blocks"] if b.get("accessory")]

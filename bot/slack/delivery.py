@@ -136,11 +136,8 @@ class Delivery:
         if item.incident_id is None:
             args = await self._rendered(item)
             method = item.method or "chat.postMessage"
-            if method == "chat.postMessage" and not args.get("thread_ts") and not _is_direct(args["channel"]):
-                mark = {"event_type": MESSAGE_EVENT, "event_payload": {"key": item.idempotency_key}}
-                if item.attempts > 1 and (posted := await self._posted(args["channel"], mark, item.created_at)):
-                    return posted  # a handoff, say, posted by an attempt that died before recording it
-                args["metadata"] = mark
+            if method == "chat.postMessage":
+                return await self._post_once(item, args)
             return await self._call(method, args)
         incident = await self.rt.db(get_incident, item.incident_id)
         if incident is None:
@@ -151,11 +148,9 @@ class Delivery:
                 return {"channel": incident.slack_channel, "ts": incident.slack_ts}  # posted by an earlier attempt
             channel = item.channel or self._alerts_channel()
             mark = {"event_type": INCIDENT_EVENT, "event_payload": {"incident_id": incident.id}}
-            if item.attempts > 1 and (posted := await self._posted(channel, mark, item.created_at)):
-                return posted  # an earlier attempt posted it, then died before recording it
             msg = await render.parent(rt.runbook, people, incident)
-            return await self._call("chat.postMessage", {"channel": channel, **msg.payload(), "metadata": mark,
-                                                         "unfurl_links": False, "unfurl_media": False})
+            return await self._post_once(item, {"channel": channel, **msg.payload(), "unfurl_links": False,
+                                                "unfurl_media": False}, mark)
         if item.kind == "page":  # after the post when there is one; a page never waits on a lost channel
             return await self._page(incident, item)
         if not incident.slack_ts:
@@ -170,17 +165,16 @@ class Delivery:
         elif item.kind == "deferred_ping":
             replies.append(await render.deferred_ping(rt.runbook, people, incident, item.args))
         elif item.kind not in ("repeat", "ack"):
-            return await self._call(item.method or "chat.postMessage",
-                                    {**item.args, "channel": incident.slack_channel, "thread_ts": incident.slack_ts})
+            return await self._post_once(item, {**item.args, "channel": incident.slack_channel,
+                                                "thread_ts": incident.slack_ts})
         if item.kind in ("repeat", "ack", "resolve", "escalate", "deferred_ping"):
             await self._update_parent(incident)
         if item.kind in ("ack", "resolve"):
             await self._update_pages(incident)
         result = None
         for reply in replies:
-            result = await self._call("chat.postMessage", {"channel": incident.slack_channel,
-                                                           "thread_ts": incident.slack_ts, **reply.payload(),
-                                                           "unfurl_links": False, "unfurl_media": False})
+            result = await self._post_once(item, {"channel": incident.slack_channel, "thread_ts": incident.slack_ts,
+                                                  **reply.payload(), "unfurl_links": False, "unfurl_media": False})
         if item.kind == "repeat" and result is not None:
             result["count"] = incident.alert_count  # what this reply said, so the next one says more
         return result
@@ -228,8 +222,8 @@ class Delivery:
             except SlackApiError as err:  # the page matters more than its link
                 log.warning("no permalink for incident %s: %s", incident.id, err.response.get("error"))
         msg = render.page_dm(self.rt.runbook, incident, item.args, link)
-        result = await self._call("chat.postMessage", {"channel": user_id, **msg.payload(),
-                                                       "unfurl_links": False, "unfurl_media": False})
+        result = await self._post_once(item, {"channel": user_id, **msg.payload(),
+                                              "unfurl_links": False, "unfurl_media": False})
         self.rt.metrics.pages.labels(pipeline, item.args.get("kind", ""), "sent").inc()
         return result
 
@@ -248,12 +242,35 @@ class Delivery:
                 if row.kind == "repeat" and row.result and row.result.get("ts")]
         return len(sent) < SUMMARY_REPLIES and incident.alert_count > max((r.get("count", 0) for r in sent), default=0)
 
-    async def _posted(self, channel: str, mark: dict, since) -> dict | None:
-        """The message carrying `mark` (our metadata) if the channel already holds it."""
+    async def _post_once(self, item: OutboxItem, args: dict, mark: dict | None = None) -> dict:
+        """chat.postMessage carrying the row's mark in its metadata. A later attempt first looks for the
+        message in the channel, the thread or the direct messages: an attempt that died between Slack's
+        answer and recording it must not post it twice."""
+        mark = mark or {"event_type": MESSAGE_EVENT, "event_payload": {"key": item.idempotency_key}}
+        if _is_user(args["channel"]):  # the history of a DM is read from its IM channel
+            args = {**args, "channel": await self._im_channel(args["channel"])}
+        if item.attempts > 1 and (posted := await self._posted(args["channel"], mark, item.created_at,
+                                                                args.get("thread_ts"))):
+            return posted
+        return await self._call("chat.postMessage", {**args, "metadata": mark})
+
+    async def _im_channel(self, user: str) -> str:
+        if user not in self._channel_ids:
+            opened = await self.rt.client.conversations_open(users=user)
+            self._channel_ids[user] = opened["channel"]["id"]
+        return self._channel_ids[user]
+
+    async def _posted(self, channel: str, mark: dict, since, thread_ts: str | None = None) -> dict | None:
+        """The message carrying `mark` (our metadata) if the channel (or the thread) already holds it."""
         try:
             channel_id = await self._channel_id(channel)
-            history = await self.rt.client.conversations_history(
-                channel=channel_id, oldest=f"{since.timestamp() - 60:.6f}", limit=200, include_all_metadata=True)
+            oldest = f"{since.timestamp() - 60:.6f}"
+            if thread_ts:
+                history = await self.rt.client.conversations_replies(
+                    channel=channel_id, ts=thread_ts, oldest=oldest, limit=200, include_all_metadata=True)
+            else:
+                history = await self.rt.client.conversations_history(
+                    channel=channel_id, oldest=oldest, limit=200, include_all_metadata=True)
         except SlackApiError as err:
             log.warning("cannot check %s for an earlier post of %s (%s); posting", channel, mark["event_payload"],
                         err.response.get("error"))
@@ -301,9 +318,8 @@ class Delivery:
         return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}
 
 
-def _is_direct(channel: str) -> bool:
-    """A DM (to a user ID or an IM channel): its history needs scopes the bot does not ask for."""
-    return channel[:1] in ("U", "W", "D")
+def _is_user(channel: str) -> bool:
+    return channel[:1] in ("U", "W")
 
 
 def _parent_given_up(store, incident_id: int | None) -> bool:

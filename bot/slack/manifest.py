@@ -12,10 +12,11 @@ BOT_SCOPES = [
     "users:read.email",    # people in the runbook are matched by email
     "usergroups:read",
     "usergroups:write",    # an @oncall group that follows the rotation
-    "im:write",            # direct reminders
+    "im:write",            # direct reminders and pages
+    "im:history",          # after a crash mid-post, the bot looks for a DM it may already have sent
     "channels:read",       # the alerts channel's ID from its name, and its history: after a crash
     "groups:read",         # mid-post, the bot looks for the alert it may already have posted
-    "channels:history",    # (public and private channels) instead of posting it twice
+    "channels:history",    # (public and private channels, and threads) instead of posting it twice
     "groups:history",
 ]
 
