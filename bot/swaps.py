@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 
 from bot.domain import policy
 from bot.domain.answers import roster
-from bot.domain.changes import changed_people, next_shift, on_call_throughout, time_of
+from bot.domain.changes import changed_people, moved, next_shift, on_call_throughout, time_of
 from bot.domain.notices import notice, shift_json
 from bot.domain.timeutil import iso
 from bot.domain.rotation import OverrideSpan
@@ -73,15 +73,18 @@ def _post(conn: Connection, key: str, channel: str, said: dict, now: datetime, *
                    args={"notice": said, "unfurl_links": False, "unfurl_media": False, **extra})
 
 
-def _dm_changed(conn: Connection, runbook: Runbook, rotation: str, spans: list[OverrideSpan], people: list[str],
-                why: str, key: str, slack_id: SlackId, now: datetime) -> None:
-    """'Your next shift moved' to each person whose time changed (people Slack does not know get none)."""
-    r = roster(runbook, rotation, spans)
-    for name in people:
+def _dm_changed(conn: Connection, runbook: Runbook, rotation: str, before: list[OverrideSpan],
+                after: list[OverrideSpan], span: Span, why: str, key: str, slack_id: SlackId, now: datetime) -> None:
+    """'Your next shift moved' to each person whose time changed, saying what they gained or gave away
+    (people Slack does not know get none)."""
+    r = roster(runbook, rotation, after)
+    for name in changed_people(runbook, rotation, before, after, span.start, span.end):
         uid = slack_id(name)
         if uid:
+            gained, lost = moved(runbook, rotation, before, after, name, span.start, span.end)
             _post(conn, f"{key}:dm:{name}", uid,
-                  notice("shift_moved", person=name, why=why, next=shift_json(next_shift(r, name, now))), now)
+                  notice("shift_moved", person=name, why=why, next=shift_json(next_shift(r, name, now)),
+                         gained=[[iso(a), iso(b)] for a, b in gained], lost=[[iso(a), iso(b)] for a, b in lost]), now)
 
 
 # Cover requests ------------------------------------------------------------------------------------
@@ -108,6 +111,9 @@ def accept(store: Store, runbook: Runbook, swap_id: int, actor: Actor, slack_id:
         return Outcome(False, "This cover request no longer exists.")
     if actor.name == req.requester or actor.user_id == req.requester_id:
         return Outcome(False, "You asked for this cover, so you cannot take it: a teammate has to accept it.")
+    if req.asked and actor.name != req.asked:
+        return Outcome(False, "This request asks {asked} to take it; only they can accept it.",
+                       facts={"asked": Person(req.asked)})
     if req.state == "open" and req.start_at <= now:
         swaps.expire_due(store, now)
         return Outcome(False, "This request started before anyone took it, so it has expired.")
@@ -127,7 +133,7 @@ def accept(store: Store, runbook: Runbook, swap_id: int, actor: Actor, slack_id:
             added.append(OverrideSpan(actor.name, start, end, req.rotation, "", "slack", f"db-{oid}"))
         after = [*before, *added]
         changed = changed_people(runbook, req.rotation, before, after, req.start_at, req.end_at)
-        _dm_changed(conn, runbook, req.rotation, after, changed,
+        _dm_changed(conn, runbook, req.rotation, before, after, Span(req.start_at, req.end_at),
                     f"{actor.name} took {req.requester}'s cover request #{req.id}.", f"swap:{req.id}", slack_id, now)
         sync_messages(conn, swaps.get(conn, swap_id), now)
     if not pieces:
@@ -213,6 +219,15 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
         if same is not None:
             return Outcome(False, "Override #{id} already puts {person} on call {span}; nothing changed.",
                            facts={"id": same.id.removeprefix("db-"), "person": Person(person), "span": span})
+        if not actor.admin and person != actor.name:
+            # A teammate's time is theirs to give: the override becomes a request only they can accept.
+            req = swaps.create(conn, rotation=rotation, requester=actor.name, requester_id=actor.user_id,
+                               start=span.start, end=span.end, note=note, channel=runbook.team.channels.oncall,
+                               now=now, asked=person)
+            _post(conn, f"swap:{req.id}:post", req.channel, notice("swap_request", swap=req.id), now)
+            return Outcome(True, "{person} is asked to take your on-call {span} (request #{id} in {channel}); "
+                                 "you stay on call unless they accept. Admins can set overrides directly.",
+                           facts={"person": Person(person), "span": span, "id": req.id, "channel": req.channel})
         replaced = sorted({s.person for s in current.shifts(span.start, span.end) if s.person != person})
         oid = add_override(conn, rotation=rotation, person=person, start=span.start, end=span.end,
                            created_by=actor.user_id, created_by_name=actor.name, note=note, now=now)
@@ -221,7 +236,7 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
         _post(conn, f"override:{oid}:announce", runbook.team.channels.oncall, notice(
             "override_set", person=person, start=iso(span.start), end=iso(span.end), replaced=replaced,
             by=actor.name, by_id=actor.user_id, note=note, override_id=oid), now)
-        _dm_changed(conn, runbook, rotation, after, changed, f"{actor.name} set override #{oid}: {person} is on "
+        _dm_changed(conn, runbook, rotation, before, after, span, f"{actor.name} set override #{oid}: {person} is on "
                     f"call {span_plain(span.start, span.end)}.", f"override:{oid}", slack_id, now)
     return Outcome(True, "Override #{id}: {person} is on call {span}.", changed,
                    {"id": oid, "person": Person(person), "span": span})
@@ -255,7 +270,8 @@ def cancel_override_by(store: Store, runbook: Runbook, override_id: int, actor: 
         _post(conn, f"override:{override_id}:cancel", runbook.team.channels.oncall, notice(
             "override_cancelled", person=rec.person, start=iso(rec.start_at), end=iso(rec.end_at), by=actor.name,
             by_id=actor.user_id, override_id=override_id), now)
-        _dm_changed(conn, runbook, rec.rotation, after, changed, f"{actor.name} cancelled override #{override_id} "
-                    f"({rec.person}, {span_plain(rec.start_at, rec.end_at)}).",
+        _dm_changed(conn, runbook, rec.rotation, before, after, Span(rec.start_at, rec.end_at),
+                    f"{actor.name} cancelled override #{override_id} ({rec.person}, "
+                    f"{span_plain(rec.start_at, rec.end_at)}).",
                     f"override:{override_id}:cancel", slack_id, now)
     return Outcome(True, "Override #{id} cancelled; the schedule applies again.", changed, {"id": override_id})

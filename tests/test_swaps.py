@@ -64,7 +64,7 @@ def texts(call) -> str:
 
 def swap_posts(bot, channel: str | None = None) -> list:
     """Posts of this feature (the scheduler's own handoffs and reminders may run beside them)."""
-    ours = ("Cover request", "cover request", "your next shift moved", "On-call override", "cancelled by",
+    ours = ("Cover request", "cover request", "your on-call time changed", "On-call override", "cancelled by",
             "has taken your request", "still open", "you stay on call")
     return [c for c in bot.fake.of("chat.postMessage") if any(w in texts(c) for w in ours)
             and (channel is None or c.args.get("channel") == channel)]
@@ -131,7 +131,7 @@ def test_anna_asks_for_tuesday_laura_accepts_and_every_surface_says_laura(bot):
     assert update.args["channel"] == "#data-oncall"
     thread = in_thread(bot, "has taken your request")
     assert "<@U0ANNA>" in texts(thread[0])
-    dms = wait_posts(bot, lambda c: c.args["channel"] in ("D" + ANNA, "D" + LAURA) and "your next shift moved" in texts(c), 2)
+    dms = wait_posts(bot, lambda c: c.args["channel"] in ("D" + ANNA, "D" + LAURA) and "your on-call time changed" in texts(c), 2)
     assert sorted(c.args["channel"] for c in dms) == ["D" + ANNA, "D" + LAURA]
     assert len(swap_posts(bot)) == 4  # the request, its thread reply, two DMs: each once
 
@@ -266,12 +266,25 @@ def test_admin_overrides_others_are_refused_and_the_listing_has_cancel_buttons(b
     assert "Only admins" in refused["text"] and not swaps.override_records(bot.runtime.store)
     done = slash(bot, "override <@U0LAURA|laura> 2026-12-08T09:00 2026-12-08T18:00 covers <b>Anna</b>", DANNY)
     assert "Override #" in done["text"]
-    own = slash(bot, "override Jane 2026-12-09T09:00 2026-12-09T12:00", ANNA)  # Anna hands over her own shift
-    assert "Override #" in own["text"]
-    announce = wait_posts(bot, lambda c: "On-call override" in texts(c), 2)
+    announce = wait_posts(bot, lambda c: "On-call override" in texts(c))
     assert "&lt;b&gt;Anna&lt;/b&gt;" in texts(announce[0]) and "instead of <@U0ANNA>" in texts(announce[0])
-    dms = wait_posts(bot, lambda c: "your next shift moved" in texts(c), 4)
+    # The person on call cannot put a teammate on call unasked: Jane is asked, and only she can accept.
+    own = slash(bot, "override Jane 2026-12-09T09:00 2026-12-09T12:00", ANNA)
+    assert "<@U0JANE> is asked to take your on-call" in own["text"]
+    asked = swaps.listing(bot.runtime.store)[-1]
+    assert asked.asked == "Jane" and len(swaps.override_records(bot.runtime.store)) == 1
+    post = wait_posts(bot, lambda c: "Cover request" in texts(c))[0]
+    assert "asks <@U0JANE> to take" in texts(post) and "Only Jane can accept" in texts(post)
+    click(bot, "swap_accept", str(asked.id), LAURA)
+    assert len(swaps.override_records(bot.runtime.store)) == 1
+    click(bot, "swap_accept", str(asked.id), JANE)
+    assert [r.person for r in swaps.override_records(bot.runtime.store)] == ["Laura", "Jane"]
+    # Exactly the people whose time moved hear of it, with the change itself.
+    dms = wait_posts(bot, lambda c: "your on-call time changed" in texts(c), 4)
     assert sorted(c.args["channel"] for c in dms) == sorted("D" + u for u in (ANNA, LAURA, ANNA, JANE))
+    laura = next(texts(c) for c in dms if c.args["channel"] == "D" + LAURA)
+    assert "You are now on call" in laura and "no longer" not in laura
+    assert all("You are no longer on call" in texts(c) for c in dms if c.args["channel"] == "D" + ANNA)
 
     listing = slash(bot, "overrides", DANNY)
     buttons = [b["accessory"] for b in listing["blocks"] if b.get("accessory")]

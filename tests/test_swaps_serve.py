@@ -71,7 +71,7 @@ def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_peop
     assert any("cannot take it" in c.args.get("text", "") for c in fake_slack.wait_for("response"))
     click("swap_accept", swap_id, taker)
     fake_slack.wait_for("chat.update", wanted=lambda c: "has accepted" in c.texts(), timeout=20)
-    dms = fake_slack.wait_for("chat.postMessage", 2, wanted=lambda c: "your next shift moved" in c.texts(), timeout=20)
+    dms = fake_slack.wait_for("chat.postMessage", 2, wanted=lambda c: "your on-call time changed" in c.texts(), timeout=20)
     assert sorted(c.args["channel"] for c in dms) == sorted(["D" + user_id(asker), "D" + user_id(taker)])
 
     # Every surface reads the store: the served calendar and the CLI's `who`.

@@ -28,6 +28,32 @@ def changed_people(runbook: Runbook, rotation: str, before: Iterable[OverrideSpa
     return sorted(n for n in names if time_of(old, n, start, end) != time_of(new, n, start, end))
 
 
+Spans = list[tuple[datetime, datetime]]
+
+
+def minus(spans: Spans, taken: Spans) -> Spans:
+    """The parts of `spans` that `taken` does not cover (both sorted and non-overlapping)."""
+    left: Spans = []
+    for start, end in spans:
+        for t_start, t_end in taken:
+            if t_end <= start or t_start >= end:
+                continue
+            if t_start > start:
+                left.append((start, t_start))
+            start = max(start, t_end)
+        if start < end:
+            left.append((start, end))
+    return left
+
+
+def moved(runbook: Runbook, rotation: str, before: Iterable[OverrideSpan], after: Iterable[OverrideSpan],
+          person: str, start: datetime, end: datetime) -> tuple[Spans, Spans]:
+    """(time gained, time given away) by `person` inside [start, end)."""
+    old = time_of(roster(runbook, rotation, before), person, start, end)
+    new = time_of(roster(runbook, rotation, after), person, start, end)
+    return minus(new, old), minus(old, new)
+
+
 def next_shift(r: Roster, person: str, now: datetime) -> Shift | None:
     """The person's current or next stretch on call, within half a year."""
     return next((s for s in r.stretches(now, now + LOOKAHEAD) if s.person == person and s.end > now), None)

@@ -161,11 +161,13 @@ RENDER: dict[str, Callable[[World, dict], Message]] = {
     "sla_late": _sla_late, "fix_chase": _fix(clocks.fix_chase), "fix_breach": _fix(clocks.fix_breach),
     "month_end": _month_end, "weekly_check": _weekly_check, "check_reminder": _check_reminder,
     "usergroup_failed": _usergroup_failed, "missed": _missed,
-    "swap_request": lambda w, n: say_swaps.request_post(_swap(w, n)),
+    "swap_request": lambda w, n: say_swaps.request_post(_swap(w, n), w.people.mention),
     "swap_accepted": _swap_accepted,
     "swap_expired": lambda w, n: say_swaps.expired_reply(_swap(w, n)),
     "swap_followup": lambda w, n: say_swaps.followup(_swap(w, n), timedelta(seconds=n["left"]), n["reason"]),
     "override_set": _override_set,
     "override_cancelled": _override_cancelled,
-    "shift_moved": lambda w, n: say_swaps.shift_moved(w.people.mention, n["person"], n["why"], shift_from(n["next"])),
+    "shift_moved": lambda w, n: say_swaps.shift_moved(
+        w.people.mention, n["person"], n["why"], shift_from(n["next"]),
+        [(instant(a), instant(b)) for a, b in n.get("gained", ())], [(instant(a), instant(b)) for a, b in n.get("lost", ())]),
 }

@@ -242,6 +242,10 @@ def _v7_channel_pace(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v9_asked(conn: Connection) -> None:
+    _add_column(conn, "swap_requests", Column("asked", String(100)))
+
+
 def _v8_audiences(conn: Connection) -> None:
     _add_column(conn, "incidents", Column("told", Json))          # name → "page" | "notify"
     _add_column(conn, "incidents", Column("notify_reason", Text))
@@ -264,6 +268,7 @@ MIGRATIONS: list[Migration] = [
               _v7_channel_pace),
     Migration(8, "who each incident has told and how, and why its first message told them; recent pages",
               _v8_audiences),
+    Migration(9, "the one person a cover request asks (an override proposed for a teammate)", _v9_asked),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -188,6 +188,7 @@ swap_requests = Table(
     Column("cancelled_by_id", String(100)),
     Column("cancelled_at", UTCDateTime),
     Column("expired_at", UTCDateTime),
+    Column("asked", String(100)),                             # the one person who may accept; None: anyone
     Index("ix_swap_requests_state_start", "state", "start_at"),
 )
 

@@ -38,6 +38,7 @@ class SwapRequest:
     cancelled_by_id: str | None
     cancelled_at: datetime | None
     expired_at: datetime | None
+    asked: str | None = None  # the one teammate asked (an override proposed for them); None: anyone
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "SwapRequest":
@@ -68,13 +69,13 @@ class OverrideRecord:
 
 
 def create(db: Db, *, rotation: str, requester: str, requester_id: str, start: datetime, end: datetime,
-           note: str, channel: str, now: datetime) -> SwapRequest:
+           note: str, channel: str, now: datetime, asked: str | None = None) -> SwapRequest:
     if end <= start:
         raise ValueError("a cover request must end after it starts")
     with tx(db) as conn:
         new_id = conn.execute(insert(swap_requests).values(
             rotation=rotation, requester=requester, requester_id=requester_id, start_at=start, end_at=end,
-            note=note, state="open", channel=channel, created_at=now).returning(swap_requests.c.id)).scalar_one()
+            note=note, state="open", channel=channel, created_at=now, asked=asked).returning(swap_requests.c.id)).scalar_one()
         return get(conn, new_id)
 
 

@@ -59,10 +59,11 @@ def lead_text(lead: timedelta) -> str:
     return f"{days // 7} week{'s' if days // 7 != 1 else ''}" if days % 7 == 0 else f"{days} days"
 
 
-def request_post(req: SwapRequest) -> Message:
+def request_post(req: SwapRequest, mention: Mention) -> Message:
     """The request in the on-call channel; its state decides the buttons and the status line."""
     who = user(req.requester_id, req.requester)
-    ask = (f"*Cover request* ({escape(req.rotation)})\n{who} asks a teammate to take their on-call "
+    whom = mention(req.asked) if req.asked else "a teammate"
+    ask = (f"*Cover request* ({escape(req.rotation)})\n{who} asks {whom} to take their on-call "
            f"{span_text(req.start_at, req.end_at)}.{note_line(req.note)}")
     blocks = [section(ask)]
     if req.state == "open":
@@ -70,7 +71,8 @@ def request_post(req: SwapRequest) -> Message:
             ButtonElement(text="Accept", action_id="swap_accept", value=str(req.id), style="primary"),
             ButtonElement(text="Cancel request", action_id="swap_cancel", value=str(req.id)),
         ]))
-        blocks.append(context("The first teammate to accept takes it · open until it starts · times in your zone"))
+        taker = f"Only {escape(req.asked)} can accept" if req.asked else "The first teammate to accept takes it"
+        blocks.append(context(f"{taker} · open until it starts · times in your zone"))
         status = "open"
     elif req.state == "accepted":
         blocks.append(section(f"✅ {user(req.accepted_by_id, req.accepted_by)} has accepted "
@@ -131,16 +133,20 @@ def cancel_announcement(mention: Mention, *, person: str, start: datetime, end: 
     return message(f"Override #{override_id} cancelled: {person} {span_plain(start, end)}", [section(text)])
 
 
-def shift_moved(mention: Mention, person: str, why: str, nxt: Shift | None) -> Message:
-    """The DM to a person whose on-call time changed: what happened and their next shift now."""
+def shift_moved(mention: Mention, person: str, why: str, nxt: Shift | None, gained: list[tuple[datetime, datetime]],
+                lost: list[tuple[datetime, datetime]]) -> Message:
+    """The DM to a person whose on-call time changed: what happened, what they gained or gave away,
+    and their next shift now."""
     if nxt:
         covering = f" (covering {escape(nxt.scheduled)})" if nxt.is_override and nxt.scheduled else ""
         when = f"Your next shift: {span_text(nxt.start, nxt.end)}{covering}."
         plain = f"next shift {span_plain(nxt.start, nxt.end)}"
     else:
         when, plain = "You have no shift in the next six months.", "no shift in the next six months"
-    text = f"{mention(person)}, your next shift moved: {why}\n{when}"
-    return message(f"Your next on-call shift moved: {plain}", [section(text)])
+    change = [f"You are now on call {span_text(a, b)}." for a, b in gained]
+    change += [f"You are no longer on call {span_text(a, b)}." for a, b in lost]
+    text = "\n".join([f"{mention(person)}, your on-call time changed: {why}", *change, when])
+    return message(f"Your on-call time changed: {'; '.join([*change, plain])}", [section(text)])
 
 
 # /oncall overrides ---------------------------------------------------------------------------------
