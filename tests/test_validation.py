@@ -44,9 +44,13 @@ def test_not_utf8(tmp_path):
     assert_error(tmp_path, b"\xff\xfeteam:", None, "cannot read")
 
 
-def test_yaml_syntax_error(tmp_path):
+def test_yaml_syntax_error_points_at_the_line_to_fix(tmp_path):
+    # PyYAML notices an unclosed bracket on the next line; the bracket's own line is the one to fix.
     text = source_with("    members: [Danny, Anna, Laura, Jane]", "    members: [Danny, Anna, Laura, Jane")
-    assert_error(tmp_path, text, line_of(text, "start: 2026-11-02"), "YAML syntax error", "indentation")
+    assert_error(tmp_path, text, line_of(text, "members: [Danny"), "YAML syntax error", "not closed")
+    # A key without its colon is noticed at the next line's colon.
+    text = source_with("  name: ", "  name ")
+    assert_error(tmp_path, text, line_of(text, "  name "), "YAML syntax error", "has no colon")
 
 
 def test_yaml_tab_indentation(tmp_path):
@@ -156,8 +160,15 @@ def test_unknown_rotation(tmp_path):
 
 def test_rotation_start_not_on_the_handoff_weekday(tmp_path):
     text = source_with("    start: 2026-11-02", "    start: 2026-11-03")
-    assert_error(tmp_path, text, line_of(text, "  data-engineering:"), "rotations.data-engineering",
+    assert_error(tmp_path, text, line_of(text, "    start: 2026-11-03"), "rotations.data-engineering.start",
                  "is a tue", "handoffs are on mon")
+
+
+@pytest.mark.parametrize("turn, says", [("36h", "whole number of days, e.g. 1w or 1d, not 1d12h"),
+                                        ("3d", "handoff.day only applies to turns of whole weeks")])
+def test_a_bad_turn_points_at_the_turn(tmp_path, turn, says):
+    text = source_with("    turn: 1w", f"    turn: {turn}")
+    assert_error(tmp_path, text, line_of(text, f"    turn: {turn}"), "rotations.data-engineering.turn", says)
 
 
 def test_unknown_holiday_country(tmp_path):

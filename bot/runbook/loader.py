@@ -75,6 +75,21 @@ def load(path: str | os.PathLike | None = None) -> Loaded:
     return loads(text, name)
 
 
+def _syntax_error_line(err: yaml.MarkedYAMLError, text: str, line: int | None) -> tuple[int | None, str]:
+    """The line a person has to fix. PyYAML marks where it noticed the problem, often the line after:
+    an unclosed quote or bracket is reported where the file ends or the next key starts, and a key
+    without its colon where the next line's colon is found."""
+    unclosed = err.context and err.context.startswith(("while scanning a quoted", "while parsing a flow"))
+    if unclosed and err.context_mark is not None:
+        return err.context_mark.line + 1, "this quote or bracket is not closed"
+    if line and (err.problem or "").startswith("mapping values are not allowed"):
+        before = [(n, t.strip()) for n, t in enumerate(text.splitlines()[:line - 1], start=1)
+                  if t.strip() and not t.strip().startswith("#")]
+        if before and ":" not in before[-1][1] and not before[-1][1].startswith("-"):
+            return before[-1][0], "this key has no colon (write `key: value`)"
+    return line, "check indentation, colons and quotes"
+
+
 def loads(text: str, name: str = "<runbook>") -> Loaded:
     # One parse, with libyaml when present: the node tree gives line numbers and duplicate keys,
     # and the data is constructed from the same tree (parsing twice in pure Python cost ~0.2 s).
@@ -88,8 +103,8 @@ def loads(text: str, name: str = "<runbook>") -> Loaded:
         if isinstance(err, yaml.constructor.ConstructorError):  # well-formed YAML, but a value it cannot build
             raise RunbookError([Problem(name, line, "", f"bad value: {err.problem or err}",
                                         "dates are YYYY-MM-DD; quote values that are meant as text")]) from None
-        raise RunbookError([Problem(name, line, "", f"YAML syntax error: {err.problem or err}",
-                                    "check indentation, colons and quotes")]) from None
+        line, hint = _syntax_error_line(err, text, line)
+        raise RunbookError([Problem(name, line, "", f"YAML syntax error: {err.problem or err}", hint)]) from None
     finally:
         loader.dispose()
     if root is None:

@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from bot.runbook.fields import ClockTime, Duration, Lead, Weekday
+from bot.runbook.fields import ClockTime, Duration, Lead, Weekday, format_duration
 
 PIPELINE_KEY = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -133,30 +133,39 @@ class TransitionMeeting(Strict):
 
 
 class Rotation(Strict):
+    # Validated in this order, so that `turn` and `start` are checked against what comes before them
+    # and an error points at the line of the field that is wrong.
     members: list[str] = Field(min_length=1, description="In order: week 1, week 2, ...")
-    start: date = Field(description="Local date of the first handoff (week 1 starts then)")
     handoff: Handoff = Field(default_factory=Handoff)
     turn: Duration = Field("1w", description="Length of one shift, whole days (1w, 2w, 1d)")
+    start: date = Field(description="Local date of the first handoff (week 1 starts then)")
     transition_meeting: TransitionMeeting | None = None
     shift_reminder: Lead | None = Field("1d", description="Personal reminder this long before one's shift "
                                         "(a duration, or working days: 1 working day)")
     usergroup: str | None = Field(None, pattern=r"^S[A-Z0-9]{2,}$",
                                   description="Slack user group ID (S...) that follows the on-call person")
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.turn <= timedelta(0) or self.turn % timedelta(days=1):
-            raise ValueError(f"turn must be a whole number of days, e.g. 1w or 1d, not {self.turn}")
-        weekly = not self.turn % timedelta(weeks=1)
-        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[self.start.weekday()]
-        if weekly and self.handoff.day and self.handoff.day != weekday:
-            raise ValueError(
-                f"start {self.start} is a {weekday}, but handoffs are on {self.handoff.day}: "
-                f"move start to a {self.handoff.day} or change handoff.day"
-            )
-        if not weekly and self.handoff.day:
-            raise ValueError("handoff.day only applies to turns of whole weeks; remove it")
-        return self
+    @field_validator("turn")
+    @classmethod
+    def _whole_days(cls, turn: timedelta, info: ValidationInfo) -> timedelta:
+        if turn <= timedelta(0) or turn % timedelta(days=1):
+            raise ValueError(f"turn must be a whole number of days, e.g. 1w or 1d, not {format_duration(turn)}")
+        handoff = info.data.get("handoff")
+        if turn % timedelta(weeks=1) and handoff is not None and handoff.day:
+            raise ValueError(f"handoff.day only applies to turns of whole weeks, not {format_duration(turn)}: "
+                             f"remove the day, or make the turn 1w")
+        return turn
+
+    @field_validator("start")
+    @classmethod
+    def _on_the_handoff_day(cls, start: date, info: ValidationInfo) -> date:
+        handoff, turn = info.data.get("handoff"), info.data.get("turn")
+        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[start.weekday()]
+        if handoff is not None and handoff.day and turn is not None and not turn % timedelta(weeks=1) \
+                and handoff.day != weekday:
+            raise ValueError(f"start {start} is a {weekday}, but handoffs are on {handoff.day}: "
+                             f"move start to a {handoff.day} or change handoff.day")
+        return start
 
 
 class Override(Strict):
