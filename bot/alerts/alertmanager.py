@@ -50,7 +50,10 @@ class AMPayload(BaseModel):
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 with an offset east of UTC: Alertmanager's "no time" in disguise
+        return None
     return None if value.year <= 1 else value
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.alerts.model import MAX_ERROR, Alert, AlertError, checked
+from bot.bounded import MAX_DEPTH, too_deep
 
 
 class GenericPayload(BaseModel):
@@ -45,10 +46,12 @@ def decode_json(body: bytes | str | Any) -> Any:
     """Bytes or text of a request body to a JSON value; bad JSON names the body as the field."""
     if not isinstance(body, (bytes, bytearray, str)):
         return body
+    if too_deep(body):
+        raise AlertError("body", f"nested more than {MAX_DEPTH} levels deep")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AlertError("body", f"not valid JSON: {err}") from None
+    except ValueError as err:  # bad JSON or UTF-8, a number too long to read
+        raise AlertError("body", f"not valid JSON: {str(err)[:200]}") from None
 
 
 def field_error(err: ValidationError, prefix: str = "") -> AlertError:
@@ -67,7 +70,10 @@ def parse_generic(body: bytes | str | dict[str, Any], now: datetime | None = Non
         raise field_error(err) from None
     now = now or datetime.now(UTC)
     occurred = payload.occurred_at or now
-    occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
+    try:
+        occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
+    except OverflowError:
+        raise AlertError("occurred_at", f"{occurred.isoformat()} is outside the calendar in UTC") from None
     return checked(Alert(
         source="generic", pipeline=payload.pipeline, status=payload.status, occurred_at=occurred,
         error=(payload.error or None) and payload.error[:MAX_ERROR], run_id=payload.run_id or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -36,33 +37,29 @@ class Alert:
 
 
 def checked(alert: Alert, now: datetime, time_field: str) -> Alert:
-    """An alert fit to store: NUL characters (which PostgreSQL refuses) dropped, its time near `now`."""
+    """An alert fit to store: NUL characters and lone surrogates (which PostgreSQL refuses) dropped or
+    replaced, its time near `now`."""
     if not now - PAST <= alert.occurred_at <= now + FUTURE:
         raise AlertError(time_field, f"{alert.occurred_at.isoformat()} is more than a year ago or in the future")
     texts = {name: getattr(alert, name) for name in ("pipeline", "error", "run_id", "dedup_key", "log_url")}
-    cleaned = {name: value.replace("\x00", "") for name, value in texts.items() if value and "\x00" in value}
+    cleaned = {name: _clean(value) for name, value in texts.items() if value and _clean(value) != value}
     if cleaned.get("pipeline") == "":
         raise AlertError("pipeline", "is empty")
-    if cleaned or _has_nul(alert.raw):
-        return replace(alert, raw=_without_nul(alert.raw), **cleaned)
+    raw = _clean(alert.raw)
+    if cleaned or raw != alert.raw:
+        return replace(alert, raw=raw, **cleaned)
     return alert
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _without_nul(value: Any) -> Any:
+def _clean(value: Any) -> Any:
+    """NUL dropped, a lone surrogate (valid JSON escape, invalid Unicode) replaced with U+FFFD."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _UNSTORABLE.sub(lambda m: "" if m[0] == "\x00" else "\ufffd", value) if _UNSTORABLE.search(value) else value
     if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+        return {_clean(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [_clean(v) for v in value]
     return value

@@ -7,25 +7,20 @@ outbox worker is then woken to post it.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.alerts.alertmanager import parse_alertmanager
 from bot.alerts.generic import parse_generic
 from bot.alerts.batching import Intake
 from bot.alerts.model import AlertError
+from bot.bounded import Rejected, is_local, read_bounded
 
 log = logging.getLogger("oncall_bot.alerts")
 
 MAX_BODY = 256 * 1024
-
-
-class Rejected(Exception):
-    def __init__(self, status: int, body: dict):
-        self.status, self.body = status, body
 
 
 def authorize(request: Request, token: str | None) -> None:
@@ -35,29 +30,15 @@ def authorize(request: Request, token: str | None) -> None:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise Rejected(401, {"error": "missing or wrong bearer token", "field": "Authorization"})
         return
-    host = request.client.host if request.client else ""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "testclient"
-    if not loopback:
+    if not is_local(request):
         raise Rejected(401, {"error": "ALERTS_TOKEN is not set, so only local clients may post alerts"})
-
-
-async def read_bounded(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise Rejected(413, {"error": f"body over {MAX_BODY // 1024} KiB", "field": "body"})
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise Rejected(413, {"error": f"body over {MAX_BODY // 1024} KiB", "field": "body"})
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise Rejected(400, {"error": "client disconnected", "field": "body"}) from None
-    return b"".join(chunks)
+    # A web page open on this machine can post to localhost too: its browser says so with an Origin,
+    # and cannot send JSON across origins without a preflight nobody answers.
+    if request.headers.get("origin"):
+        raise Rejected(403, {"error": "requests from web pages are refused", "field": "Origin"})
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Rejected(415, {"error": "send the alert as JSON (Content-Type: application/json)",
+                             "field": "Content-Type"})
 
 
 def make_endpoints(rt, wake):
@@ -68,7 +49,7 @@ def make_endpoints(rt, wake):
     async def accept(request: Request, parse):
         try:
             authorize(request, rt.settings.alerts_token)
-            body = await read_bounded(request)
+            body = await read_bounded(request, MAX_BODY)
             alerts = parse(body, rt.clock())
             results = await intake.submit(alerts)
         except Rejected as err:
