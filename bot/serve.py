@@ -13,7 +13,9 @@ log = logging.getLogger("oncall_bot")
 
 
 def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logs import configure
+
+    configure()
     try:
         settings = from_env()
         loaded = load(runbook or settings.runbooks_path)
@@ -57,10 +59,43 @@ def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = 
         log.info("oncall-bot stopped cleanly")
 
     app = create_app(rt, bolt, lifespan=lifespan)
+    _raise_file_limit()
     config = uvicorn.Config(app, host=host, port=port or settings.port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=10)
+                            lifespan="on", timeout_graceful_shutdown=10, http=_protocol(),
+                            timeout_keep_alive=IDLE_TIMEOUT, limit_concurrency=MAX_CONNECTIONS)
     uvicorn.Server(config).run()
     return 0
+
+
+IDLE_TIMEOUT = 5        # seconds a connection may stay open without a request (new or kept alive)
+MAX_CONNECTIONS = 500   # beyond this many open connections, new requests get 503 (file descriptors stay free)
+
+
+def _protocol():
+    """uvicorn's HTTP protocol, with the idle timer started when a connection opens: uvicorn starts it
+    only after a response, so a socket that never sends a request would stay open for ever."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class IdleClosing(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self.timeout_keep_alive_handler)
+
+    return IdleClosing
+
+
+def _raise_file_limit() -> None:
+    """Up to the hard limit: every connection holds a file descriptor, and 1,024 go fast."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536) if hard != resource.RLIM_INFINITY
+                                                        else 65536, hard))
+    except (ImportError, ValueError, OSError) as err:  # not on this platform, or not allowed: keep it
+        log.warning("could not raise the open-file limit: %s", err)
 
 
 def _warm_up(rt) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import hmac
+import json
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,6 +24,7 @@ from starlette.routing import Route
 
 import bot
 from bot.alerts.routes import make_endpoints
+from bot.bounded import MAX_DEPTH, Rejected, is_local, read_bounded, too_deep
 from bot.domain.ics import calendar
 from bot.runtime import Runtime
 from bot.slack.app import build_app
@@ -46,31 +49,52 @@ def measured(rt: Runtime, route: str):
     return wrap
 
 
-class Replays:
-    """A signed Slack request seen twice within its 5-minute window is a replay: 401, nothing done.
+SLACK_MAX_BODY = 256 * 1024  # Slack's own requests are a few KiB; a modal submission stays far below
+SLACK_WINDOW = 5 * 60          # seconds a timestamp stays valid on either side of now (Bolt's rule)
 
-    Slack signs every delivery anew (its retries carry a new timestamp), so only a copy repeats a
-    signature. Kept per process: a copy sent to another replica is only caught by the timestamp."""
 
-    WINDOW = 5 * 60 + 30  # seconds: Bolt accepts timestamps up to 5 minutes old
-    LIMIT = 100_000       # signatures remembered at most (far above any team's traffic)
+class SlackGate:
+    """What a request must be before Bolt parses it: signed by Slack, fresh, UTF-8, with a payload that
+    is a JSON object, and not a copy of one already handled (by any replica: the store remembers each
+    signature until its timestamp's window closes). Unsigned bytes are never parsed."""
 
-    def __init__(self, signing_secret: str):
-        self.verifier = SignatureVerifier(signing_secret)
-        self.seen: collections.OrderedDict[str, float] = collections.OrderedDict()  # signature → forgotten at
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.verifier = SignatureVerifier(rt.settings.signing_secret)
 
-    def is_replay(self, request: Request, raw: bytes) -> bool:
+    async def refusal(self, request: Request, raw: bytes) -> Response | None:
+        from bot.store.replays import first_sight
+
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
-        if not timestamp.isdigit() or not self.verifier.is_valid(raw, timestamp, signature):
-            return False  # Bolt refuses it; only genuine requests are remembered
-        now = time.monotonic()
-        while self.seen and (next(iter(self.seen.values())) < now or len(self.seen) >= self.LIMIT):
-            self.seen.popitem(last=False)
-        if signature in self.seen:
-            return True
-        self.seen[signature] = now + self.WINDOW
-        return False
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            return _refuse(401, "missing or non-numeric X-Slack-Request-Timestamp")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refuse(400, "the body is not UTF-8")
+        if not self.verifier.is_valid(text, timestamp, signature):
+            return _refuse(401, "invalid or expired Slack signature")
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        if "payload" in form and "command" not in form:
+            if too_deep(form["payload"]):
+                return _refuse(400, f"payload is nested more than {MAX_DEPTH} levels deep")
+            try:
+                payload = json.loads(form["payload"])
+            except ValueError:
+                return _refuse(400, "payload is not valid JSON")
+            if not isinstance(payload, dict):
+                return _refuse(400, "payload must be a JSON object")
+        now = datetime.fromtimestamp(self.verifier.clock.now(), UTC)  # the clock the signature was checked by
+        closes = datetime.fromtimestamp(int(timestamp), UTC) + timedelta(seconds=SLACK_WINDOW + 30)
+        if not await self.rt.db(first_sight, signature, max(closes, now), now):
+            log.warning("refused a replayed Slack request")
+            return _refuse(401, "replayed request")
+        return None
+
+
+def _refuse(status: int, error: str) -> Response:
+    return JSONResponse({"error": error}, status_code=status)
 
 
 def bolt_request(request: Request, raw: bytes):
@@ -108,14 +132,16 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
     bolt = bolt or build_app(rt)
     alerts, alertmanager = make_endpoints(rt, rt.wake_delivery)
 
-    replays = Replays(rt.settings.signing_secret)
+    gate = SlackGate(rt)
 
     @measured(rt, "/slack/events")
     async def slack_events(request: Request) -> Response:
-        raw = await request.body()
-        if replays.is_replay(request, raw):
-            log.warning("refused a replayed Slack request")
-            return JSONResponse({"error": "replayed request"}, status_code=401)
+        try:
+            raw = await read_bounded(request, SLACK_MAX_BODY)
+        except Rejected as err:
+            return JSONResponse(err.body, status_code=err.status)
+        if (refused := await gate.refusal(request, raw)) is not None:
+            return refused
         answer_within()  # user look-ups may not hold the answer past Slack's 3 seconds
         return to_starlette_response(await bolt.async_dispatch(bolt_request(request, raw)))
 
@@ -156,6 +182,12 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
 
     @measured(rt, "/oncall.ics")
     async def ics(request: Request) -> Response:
+        key = rt.settings.calendar_key
+        given = request.query_params.get("key", "")
+        if key and not hmac.compare_digest(given.encode(), key.encode()):
+            return _refuse(404, "no such calendar (the feed URL carries ?key=, see ICS_KEY)")
+        if not key and not is_local(request):
+            return _refuse(404, "the calendar is private: set ICS_KEY and subscribe to /oncall.ics?key=…")
         body = calendar(rt.runbook, rt.clock(), overrides=rt.overrides())
         return Response(body, media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": 'inline; filename="oncall.ics"'})

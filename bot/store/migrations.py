@@ -242,6 +242,15 @@ def _v7_channel_pace(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v10_slack_requests(conn: Connection) -> None:
+    meta = MetaData()
+    Table("slack_requests", meta,
+          Column("signature", String(100), primary_key=True),
+          Column("expires_at", UTCDateTime, nullable=False),
+          Index("ix_slack_requests_expires", "expires_at"))
+    meta.create_all(conn)
+
+
 def _v9_asked(conn: Connection) -> None:
     _add_column(conn, "swap_requests", Column("asked", String(100)))
 
@@ -269,6 +278,8 @@ MIGRATIONS: list[Migration] = [
     Migration(8, "who each incident has told and how, and why its first message told them; recent pages",
               _v8_audiences),
     Migration(9, "the one person a cover request asks (an override proposed for a teammate)", _v9_asked),
+    Migration(10, "signatures of Slack requests already handled, until their replay window closes",
+              _v10_slack_requests),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -192,6 +192,13 @@ swap_requests = Table(
     Index("ix_swap_requests_state_start", "state", "start_at"),
 )
 
+slack_requests = Table(
+    "slack_requests", metadata,
+    Column("signature", String(100), primary_key=True),       # v0=… of a signed Slack request
+    Column("expires_at", UTCDateTime, nullable=False),        # its timestamp's window closes then
+    Index("ix_slack_requests_expires", "expires_at"),
+)
+
 channel_pace = Table(
     "channel_pace", metadata,
     Column("channel", String(200), primary_key=True),         # Slack channel ID (or the name it was posted to)
