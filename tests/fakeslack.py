@@ -35,6 +35,7 @@ class Failure:
     status: int
     retry_after: int | None
     times: int
+    landed: bool = False
 
 
 @dataclass
@@ -101,9 +102,12 @@ class FakeSlack:
         self.server.shutdown()
         self.server.server_close()
 
-    def fail(self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1) -> None:
+    def fail(self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1,
+             landed: bool = False) -> None:
+        """The next `times` calls of `method` fail; `landed`: a post is kept all the same (the answer
+        was lost, not the message)."""
         with self._lock:
-            self.failures.setdefault(method, []).append(Failure(status, retry_after, times))
+            self.failures.setdefault(method, []).append(Failure(status, retry_after, times, landed))
 
     def slow(self, method: str, seconds: float) -> None:
         self.delays[method] = seconds
@@ -131,6 +135,12 @@ class FakeSlack:
                 if failure.times <= 0:
                     queue.pop(0)
                 self.calls.append(Call(method, args, headers, time.time(), failure.status))
+                if failure.landed:
+                    self._lock.release()
+                    try:
+                        self._body(method, args)
+                    finally:
+                        self._lock.acquire()
                 extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
                 error = "ratelimited" if failure.status == 429 else "internal_error"
                 return failure.status, extra, {"ok": False, "error": error}

@@ -190,3 +190,21 @@ def test_a_direct_message_posted_just_before_a_kill_is_not_sent_again(database_u
     time.sleep(1.5)
     assert len(fake_slack.wait_for("chat.postMessage", wanted=reminder)) == 1
     second.stop()
+
+
+def test_a_post_whose_answer_was_lost_is_posted_once(fake_slack, make_app):
+    # Slack takes the parent message but the answer is a 500: only the outbox retries a post, and it
+    # looks in the channel's history first.
+    bot = make_app(fake_slack)
+    fake_slack.fail("chat.postMessage", status=500, retry_after=None, times=1, landed=True)
+    bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": "NPE"}, headers=AUTH)
+    fake_slack.wait_for("conversations.history", timeout=15)
+    fake_slack.wait_for("chat.postMessage", wanted=lambda c: "Growth failed" in c.texts(), timeout=15)
+    from bot.store import outbox as box
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and box.items(bot.runtime.store)[0].state != "sent":
+        time.sleep(0.05)
+    assert [m for m in fake_slack.messages if "Growth failed" in (m["text"] or "") and not m["thread_ts"]] == \
+        [m for m in fake_slack.messages if (m["metadata"] or {}).get("event_type") == "oncall_incident"]
+    assert len([m for m in fake_slack.messages if (m["metadata"] or {}).get("event_type") == "oncall_incident"]) == 1

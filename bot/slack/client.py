@@ -41,14 +41,31 @@ class SlackHealth:
         return {"reachable": self.ok, "last_error": self.last_error, "calls": self.calls}
 
 
+# A post whose answer was lost may have landed: only the outbox retries it, after looking for it in
+# the channel's history. Every other method the bot calls can safely be sent twice.
+NOT_RETRIED = ("chat.postMessage", "chat.postEphemeral")
+
+
+def _idempotent_only(handler_class):
+    class Handler(handler_class):
+        async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+            if request.url.rstrip("/").endswith(NOT_RETRIED):
+                return False
+            return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+    Handler.__name__ = f"IdempotentOnly{handler_class.__name__}"
+    return Handler
+
+
 class CountingClient(AsyncWebClient):
-    """Counts calls and errors per method; 429 waits for Retry-After, 5xx and resets are retried."""
+    """Counts calls and errors per method; 429 waits for Retry-After, 5xx and resets are retried,
+    except for posts (see NOT_RETRIED)."""
 
     def __init__(self, *args, metrics: Metrics, health: SlackHealth, **kwargs):
         kwargs.setdefault("retry_handlers", [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            _idempotent_only(AsyncRateLimitErrorRetryHandler)(max_retry_count=3),
+            _idempotent_only(AsyncServerErrorRetryHandler)(max_retry_count=2),
+            _idempotent_only(AsyncConnectionErrorRetryHandler)(max_retry_count=2),
         ])
         super().__init__(*args, **kwargs)
         self.metrics = metrics

@@ -51,6 +51,10 @@ class Stopping(Exception):
     """The worker is stopping: a row still waiting for its channel's slot is handed back, not sent."""
 
 
+class LostLease(Exception):
+    """Another worker holds the row now (this one's lease ran out): it must not be sent from here."""
+
+
 class Delivery:
     def __init__(self, rt: Runtime, batch: int = 5):
         # A small batch: rows are sent at one call per second per channel under one lease, and a
@@ -61,6 +65,7 @@ class Delivery:
         self._channel_ids: dict[str, str] = {}  # "#name" → the ID Slack answered with
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._holding: OutboxItem | None = None  # the row being delivered: its lease is renewed before each call
 
     def wake(self) -> None:
         self._wake.set()
@@ -99,10 +104,14 @@ class Delivery:
         return len(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
+        self._holding = item
         try:
             result = await self._send(item)
         except Stopping:
             return  # handed back by drain_once
+        except LostLease:
+            log.warning("outbox row %s (%s) was taken over by another worker; leaving it to them", item.id, item.kind)
+            return
         except notices.Gone as err:
             log.error("giving up on outbox row %s (%s): %s", item.id, item.kind, err)
             await self.rt.db(_failed, item.id, str(err), None)
@@ -312,6 +321,8 @@ class Delivery:
                     pass
                 else:
                     raise Stopping()
+        if self._holding is not None and not await self.rt.db(outbox.renew, self._holding.id, self.rt.clock()):
+            raise LostLease()
         response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
         if response.get("channel") and response["channel"] != channel:
             self._channel_ids[channel] = response["channel"]

@@ -78,6 +78,15 @@ def claim_due(db: Db, now: datetime, limit: int = 10, *, lease: timedelta = DEFA
         return [OutboxItem.from_row(row) for row in rows]
 
 
+def renew(db: Db, item_id: int, now: datetime, *, lease: timedelta = DEFAULT_LEASE, worker: str = WORKER) -> bool:
+    """Extend the lease of a row this worker still holds, just before its call: an attempt that waited
+    (for its channel's slot) never runs on past its lease while another worker takes the row."""
+    with tx(db) as conn:
+        return conn.execute(update(outbox).where(outbox.c.id == item_id, outbox.c.claimed_by == worker,
+                                                 outbox.c.state == "pending")
+                            .values(claimed_until=now + lease)).rowcount == 1
+
+
 def mark_sent(db: Db, item_id: int, result: dict[str, Any] | None, now: datetime, *,
               worker: str | None = None) -> bool:
     """Delivered. For an incident's `open` row, a result with channel and ts becomes its parent message
