@@ -405,3 +405,20 @@ def test_escalate_pressed_on_an_acknowledged_incident_does_wake_the_next_person(
         assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
     dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "DU0LAURA")[0]
     assert "Growth failed" in dm.args["text"] and "escalation step 2 (primary)" in texts(dm)
+
+
+def test_escalate_pressed_ten_times_in_a_row_is_one_escalation(bot, fake_slack):
+    from bot.store.incidents import incident_actions
+
+    incident = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE},
+                        headers=AUTH).json()["incident"]
+    parent_of(fake_slack, "Growth failed")
+    for _ in range(10):
+        body = action_body("incident_escalate", str(incident), user_id="U0ANNA", response_url=fake_slack.url + "response")
+        assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
+    assert [a.kind for a in incident_actions(bot.runtime.store, incident)].count("escalate") == 1
+    assert any("escalated moments ago" in c.args.get("text", "") for c in fake_slack.wait_for("response", 9))
+    bot.clock.set(bot.clock() + timedelta(minutes=1))  # a press a minute later is a new press: the next step
+    body = action_body("incident_escalate", str(incident), user_id="U0ANNA", response_url=fake_slack.url + "response")
+    bot.post("/slack/events", content=body, headers=signed_headers(body))
+    assert [a.kind for a in incident_actions(bot.runtime.store, incident)].count("escalate") == 2

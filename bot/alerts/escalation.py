@@ -18,6 +18,14 @@ from bot.store.incidents import Change, escalate, fire_deferred_pings, fire_esca
 from bot.store.records import Incident
 
 
+PRESS_SETTLE = timedelta(seconds=30)
+
+
+def settling(incident: Incident, now: datetime) -> bool:
+    """Whether a press now is absorbed by the escalation just made."""
+    return incident.escalated_at is not None and now - incident.escalated_at < PRESS_SETTLE
+
+
 def state_of(incident: Incident, *, acknowledged_by: str | None = None,
              pressed_by: str | None = None) -> policy.IncidentState:
     """The incident as the policy sees it. Rows from before migration 8 have no `told`: what their
@@ -68,6 +76,9 @@ def fire_deferred(db: Db, runbook: Runbook, now: datetime, overrides: Iterable[O
 
 def press(db: Db, runbook: Runbook, incident_id: int, user: str, now: datetime, overrides: Iterable[OverrideSpan],
           *, pressed_by: str | None, acknowledged_by: str | None) -> Change:
-    """Someone pressed Escalate: the next step that reaches somebody new, whatever the hour."""
+    """Someone pressed Escalate: the next step that reaches somebody new, whatever the hour. Presses
+    within PRESS_SETTLE of the last escalation are that escalation (a double click, three people
+    pressing at once), so each press cannot walk the whole chain."""
     return escalate(db, incident_id, user, now, chooser(runbook, policy.ESCALATION_PRESSED, now, overrides,
-                                                        pressed_by=pressed_by, acknowledged_by=acknowledged_by))
+                                                        pressed_by=pressed_by, acknowledged_by=acknowledged_by),
+                    settle=lambda incident: settling(incident, now))

@@ -108,17 +108,20 @@ def resolve(db: Db, incident_id: int, user: str, now: datetime, *, data_at: date
 
 
 def escalate(db: Db, incident_id: int, user: str, now: datetime, choose: Callable[[Incident], Any], *,
-             expected_level: int | None = None) -> Change:
+             expected_level: int | None = None, settle: Callable[[Incident], bool] | None = None) -> Change:
     """Move to the escalation step `choose(incident)` picks (a policy Audience with its `step`).
 
     No step (the pipeline's hours do not allow it now), or a chain that ran out and already said
     so, changes nothing. `expected_level` makes the clock's escalation happen once across replicas:
-    it applies only if nobody escalated since the caller looked."""
+    it applies only if nobody escalated since the caller looked. `settle(incident)` true: the last
+    escalation absorbs this one (several presses of Escalate in a row are one press)."""
     with tx(db) as conn:
         current = _locked(conn, incident_id)
         if current is None or current.status == "resolved":
             return Change(current, False)
         if expected_level is not None and current.escalation_level != expected_level:
+            return Change(current, False)
+        if settle is not None and settle(current):
             return Change(current, False)
         audience = choose(current)
         if audience.step is None or (audience.how == "none" and current.escalation_level >= audience.step):

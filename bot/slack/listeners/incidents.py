@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.alerts import escalation
 from bot.runtime import Runtime
+from bot.slack.workspace import OURS, REFUSALS, teams_of, workspace_of
 from bot.store import incidents
 
 log = logging.getLogger("oncall_bot.incidents")
@@ -23,11 +24,9 @@ ACTIONS = {
 def register(app: AsyncApp, rt: Runtime) -> None:
     async def on_click(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-        if not await rt.is_own_team(team):
-            log.warning("refused %s from workspace %s", action.get("action_id"), team)
-            await respond(text="This button belongs to another workspace's on-call bot.",
-                          response_type="ephemeral", replace_original=False)
+        if (where := await workspace_of(rt, body)) != OURS:
+            log.warning("refused %s from workspace %s (%s)", action.get("action_id"), teams_of(body), where)
+            await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
             return
         try:
             incident_id = int(action.get("value", ""))
@@ -37,7 +36,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if action["action_id"] == "incident_escalate":
             change = await _press(incident_id, user)
             if change.incident is not None and not change.changed and change.incident.status != "resolved":
-                await respond(text="Everyone in this pipeline's escalation chain has been told already.",
+                just = escalation.settling(change.incident, rt.clock())
+                await respond(text="It was escalated moments ago and that step has been told. Press again in a "
+                                   "minute if nobody answers." if just else
+                              "Everyone in this pipeline's escalation chain has been told already.",
                               response_type="ephemeral", replace_original=False)
         else:
             change = await rt.db(ACTIONS[action["action_id"]], incident_id, user, rt.clock())
