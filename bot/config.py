@@ -24,6 +24,7 @@ class Settings:
     alerts_token: str | None
     port: int
     generated_secret: bool = False
+    calendar_key: str | None = None  # ICS_KEY: the secret that makes /oncall.ics?key=… a private feed URL
 
     @property
     def dry_run(self) -> bool:
@@ -76,4 +77,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         alerts_token=env.get("ALERTS_TOKEN") or None,
         port=port,
         generated_secret=generated,
+        calendar_key=env.get("ICS_KEY") or None,
     )

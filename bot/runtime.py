@@ -79,12 +79,14 @@ class Runtime:
             self._executor = None
 
     async def database_status(self) -> dict:
-        shown = self.store.engine.url.render_as_string(hide_password=True)
+        # The kind of database only: its host, name and user are nobody's business on a public route.
+        shown = self.store.dialect
         try:
             await asyncio.wait_for(asyncio.to_thread(self.store.version), timeout=3)  # not queued behind writes
         except Exception as err:
-            return {"reachable": False, "url": shown, "error": f"{type(err).__name__}: {str(err)[:200]}"}
-        return {"reachable": True, "url": shown}
+            log.warning("database unreachable: %s: %s", type(err).__name__, str(err)[:500])
+            return {"reachable": False, "backend": shown, "error": type(err).__name__}
+        return {"reachable": True, "backend": shown}
 
     def spawn(self, work: Awaitable) -> asyncio.Task:
         """Run Slack calls after answering Slack; failures are logged, the task is kept alive."""
@@ -103,17 +105,15 @@ class Runtime:
         """Serialises the scheduled-messages passes of this process."""
         return asyncio.Lock()
 
-    async def is_own_team(self, team_id: str | None) -> bool:
-        """Whether a request comes from the workspace our token belongs to (asked of Slack once)."""
-        if self.settings.dry_run:
-            return True
+    async def own_team(self) -> str | None:
+        """The workspace our token belongs to (asked of Slack once); None while Slack cannot say."""
         if self._team_id is None:
             try:
                 self._team_id = (await self.client.auth_test()).get("team_id") or ""
             except Exception as err:
                 log.warning("auth.test failed, cannot check the workspace: %s", err)
-                return False
-        return bool(team_id) and team_id == self._team_id
+                return None
+        return self._team_id
 
     def wake_delivery(self) -> None:
         if self.delivery is not None:

@@ -6,6 +6,9 @@ import re
 from datetime import datetime
 
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+# Bidirectional controls (U+202A-U+202E, U+2066-U+2069) reorder what follows them on screen: an
+# error text could show "exe.txt" for "txt.exe", or a different run id. They are made visible.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 ELLIPSIS = "…"
 
 
@@ -18,6 +21,7 @@ def escape(text: str | None) -> str:
     if not text:
         return ""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _BIDI.sub(lambda m: f"[U+{ord(m[0]):04X}]", text)
     return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 

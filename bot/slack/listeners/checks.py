@@ -10,6 +10,7 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.runtime import Runtime
+from bot.slack.workspace import OURS, REFUSALS, teams_of, workspace_of
 from bot.slack.replies.clocks import CHECK_ACTION, checked
 from bot.store import outbox
 from bot.store.checks import record_check
@@ -21,11 +22,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     @app.action(CHECK_ACTION)
     async def on_checked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-        if not await rt.is_own_team(team):
-            log.warning("refused %s from workspace %s", CHECK_ACTION, team)
-            await respond(text="This button belongs to another workspace's on-call bot.",
-                          response_type="ephemeral", replace_original=False)
+        if (where := await workspace_of(rt, body)) != OURS:
+            log.warning("refused %s from workspace %s (%s)", CHECK_ACTION, teams_of(body), where)
+            await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
             return
         try:
             value = json.loads(action.get("value") or "")

@@ -18,6 +18,7 @@ from bot.domain.changes import next_shift
 from bot.domain.spans import Span, SpanError, parse_span
 from bot.domain.timeutil import local_instant
 from bot.runtime import Runtime
+from bot.slack.workspace import OURS, workspace_of
 from bot.slack.blocks import Message, message, section
 from bot.slack.replies import swaps as render
 from bot.slack.text import escape, unescape
@@ -53,8 +54,7 @@ def rotation_of(rt: Runtime, person: str | None) -> str | None:
 
 async def actor_of(rt: Runtime, body: dict) -> swaps_flow.Actor | None:
     user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
-    team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-    if not user or not await rt.is_own_team(team):
+    if not user or await workspace_of(rt, body) != OURS:
         return None
     name = await rt.directory.person_of(user)
     return swaps_flow.Actor(name, user, name in rt.runbook.team.admins) if name else None
