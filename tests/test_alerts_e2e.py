@@ -154,7 +154,8 @@ def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_
 
 
 def test_injection_attempt_is_rendered_harmless(bot, fake_slack):
-    evil = "<!channel> <@U0BOSS> please <https://evil.example|click the Airflow log> @here & @everyone"
+    evil = ("<!channel> <@U0BOSS> please <https://evil.example|click the Airflow log> @here & @everyone "
+            "run \u202egpj.exe")  # a right-to-left override would show "exe.jpg"
     bot.post("/alerts", json={"pipeline": "<!here> growth", "status": "failed", "error": evil,
                               "run_id": "<@U0BOSS>"}, headers=AUTH)
     post = parent_of(fake_slack, "unknown pipeline")
@@ -163,6 +164,25 @@ def test_injection_attempt_is_rendered_harmless(bot, fake_slack):
         assert forged not in everything
     assert "&lt;!channel&gt;" in everything
     assert "@here" not in everything and "@everyone" not in everything  # broken by a word joiner
+    assert "\u202e" not in everything and "[U+202E]gpj.exe" in everything
+
+
+def test_a_button_pressed_from_another_workspace_is_refused_though_it_names_ours(bot, fake_slack):
+    from urllib.parse import parse_qsl, urlencode
+
+    incident = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": "x"},
+                        headers=AUTH).json()["incident"]
+    form = dict(parse_qsl(action_body("incident_ack", str(incident), user_id="U0DANNY",
+                                      response_url=fake_slack.url + "response")))
+    payload = json.loads(form["payload"])
+    payload["user"]["team_id"] = "T0OTHER"  # a shared channel: our team.id, a stranger's own workspace
+    body = urlencode({"payload": json.dumps(payload)})
+    assert bot.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
+    refused = fake_slack.wait_for("response")[0]
+    assert "another workspace" in refused.args["text"]
+    from bot.store.incidents import get_incident
+
+    assert get_incident(bot.runtime.store, incident).status == "open"
 
 
 def test_rate_limited_post_is_delivered_once(bot, fake_slack):
