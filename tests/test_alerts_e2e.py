@@ -442,3 +442,16 @@ def test_escalate_pressed_ten_times_in_a_row_is_one_escalation(bot, fake_slack):
     body = action_body("incident_escalate", str(incident), user_id="U0ANNA", response_url=fake_slack.url + "response")
     bot.post("/slack/events", content=body, headers=signed_headers(body))
     assert [a.kind for a in incident_actions(bot.runtime.store, incident)].count("escalate") == 2
+
+
+def test_a_page_is_not_held_back_by_a_flood_in_the_alerts_channel(bot, fake_slack):
+    # A weekday night: forty distinct Profit failures (work hours only: posted quietly, one post per
+    # second in the alerts channel), then Growth fails and pages Danny.
+    for n in range(40):
+        bot.post("/alerts", json={"pipeline": "profit", "status": "failed", "error": "x", "dedup_key": f"p{n}"},
+                 headers=AUTH)
+    bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": SPARK_NPE}, headers=AUTH)
+    dm = fake_slack.wait_for("chat.postMessage", wanted=lambda c: c.args["channel"] == "DU0DANNY", timeout=15)[0]
+    profit_posts = [c for c in fake_slack.of("chat.postMessage") if "Profit failed" in texts(c) and c.at < dm.at]
+    assert len(profit_posts) < 15  # not behind all forty (forty seconds at Slack's pace)
+    assert "Growth failed" in dm.args["text"] and "archives" in texts(dm)  # its thread is linked: posted first

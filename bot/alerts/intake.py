@@ -184,9 +184,10 @@ def _event_row(alert: Alert, dedup: str, incident_id: int | None, now: datetime)
 
 
 def _delivery_row(kind: str, incident_id: int, key: str, channel: str | None, now: datetime,
-                  args: dict | None = None) -> dict:
+                  args: dict | None = None, priority: int | None = None) -> dict:
     return dict(incident_id=incident_id, kind=kind, idempotency_key=key, channel=channel, method="chat.postMessage",
-                args=args or {}, state="pending", attempts=0, next_attempt_at=now, created_at=now)
+                args=args or {}, state="pending", attempts=0, next_attempt_at=now, created_at=now,
+                priority=box.urgency(kind, args) if priority is None else priority)
 
 
 @dataclass
@@ -254,8 +255,9 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.filled[index] = IncidentResult(incident_id, position > 0, position == 0, False, new.known)
         later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=new.now, detail=new.detail))
         # The incident is new, so its "open" key is too: no conflict to handle.
+        # The parent of an incident that pages goes first too: the page links to it.
         later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
-                                              new.now))
+                                              new.now, priority=box.URGENT if new.paged else None))
         for name in new.folded:
             later.audit.append(dict(incident_id=incident_id, kind="page_folded", actor="bot", at=new.now,
                                     detail={"person": name, "kind": policy.OPEN}))

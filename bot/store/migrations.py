@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -242,7 +243,8 @@ def _v7_channel_pace(conn: Connection) -> None:
     meta.create_all(conn)
 
 
-def _v10_slack_requests(conn: Connection) -> None:
+def _v10_hostile_input(conn: Connection) -> None:
+    _add_column(conn, "outbox", Column("priority", SmallInteger, nullable=False, server_default="1"))
     meta = MetaData()
     Table("slack_requests", meta,
           Column("signature", String(100), primary_key=True),
@@ -278,8 +280,8 @@ MIGRATIONS: list[Migration] = [
     Migration(8, "who each incident has told and how, and why its first message told them; recent pages",
               _v8_audiences),
     Migration(9, "the one person a cover request asks (an override proposed for a teammate)", _v9_asked),
-    Migration(10, "signatures of Slack requests already handled, until their replay window closes",
-              _v10_slack_requests),
+    Migration(10, "signatures of Slack requests already handled, until their replay window closes; "
+                  "outbox rows a person waits for (pages, direct messages) go first", _v10_hostile_input),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -7,6 +7,10 @@ one writer at a time), make the call, then `mark_sent` or `mark_failed` with a r
 Rows of one incident go out in order: a row waits while an older row of its incident is pending,
 so a thread reply never races the parent message it needs.
 
+Rows a person waits for (a page, a direct message: priority 0) are claimed before channel posts, and
+a page does not wait for its incident's parent message: a flood in the alerts channel never holds
+back the DM that wakes someone.
+
 Incident rows carry a `kind` (open, repeat, resolve, ack, escalate, deferred_ping, page) and the incident
 id; the Slack layer renders them from the incident row. `method` is the intended Slack method.
 """
@@ -31,12 +35,15 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 def enqueue(db: Db, *, kind: str, idempotency_key: str, now: datetime, incident_id: int | None = None,
             method: str | None = None, channel: str | None = None, args: dict[str, Any] | None = None,
-            not_before: datetime | None = None, coalesce: bool = False) -> int:
+            not_before: datetime | None = None, coalesce: bool = False, priority: int | None = None) -> int:
     """Record a delivery once per idempotency key; returns the row id (the existing one on a repeat).
 
     coalesce=True reuses a pending, unclaimed row of the same incident and kind instead: storms of
-    repeats become one delivery that renders the incident's latest state.
+    repeats become one delivery that renders the incident's latest state. `priority` defaults to
+    URGENT for pages and direct messages.
     """
+    if priority is None:
+        priority = urgency(kind, args)
     with tx(db) as conn:
         if coalesce and incident_id is not None:
             waiting = conn.execute(
@@ -49,10 +56,19 @@ def enqueue(db: Db, *, kind: str, idempotency_key: str, now: datetime, incident_
         new_id = insert_ignore(conn, outbox, dict(
             incident_id=incident_id, kind=kind, idempotency_key=idempotency_key, channel=channel, method=method,
             args=args or {}, state="pending", attempts=0, next_attempt_at=not_before or now, created_at=now,
+            priority=priority,
         ), conflict=["idempotency_key"], returning="id")
         if new_id is not None:
             return new_id
         return conn.execute(select(outbox.c.id).where(outbox.c.idempotency_key == idempotency_key)).scalar_one()
+
+
+URGENT, NORMAL = 0, 1
+
+
+def urgency(kind: str, args: dict[str, Any] | None) -> int:
+    """A page or a direct message: someone is waiting for it personally."""
+    return URGENT if kind == "page" or (args or {}).get("dm") else NORMAL
 
 
 def claim_due(db: Db, now: datetime, limit: int = 10, *, lease: timedelta = DEFAULT_LEASE,
@@ -66,15 +82,16 @@ def claim_due(db: Db, now: datetime, limit: int = 10, *, lease: timedelta = DEFA
             select(outbox.c.id)
             .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now,
                    or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-                   or_(outbox.c.incident_id.is_(None), ~blocked))
-            .order_by(outbox.c.id).limit(limit)
+                   or_(outbox.c.incident_id.is_(None), outbox.c.kind == "page", ~blocked))
+            .order_by(outbox.c.priority, outbox.c.id).limit(limit)
         )
         ids = list(conn.execute(for_update(conn, query, skip_locked=True)).scalars())
         if not ids:
             return []
         conn.execute(update(outbox).where(outbox.c.id.in_(ids))
                      .values(claimed_by=worker, claimed_until=now + lease, attempts=outbox.c.attempts + 1))
-        rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).mappings()
+        rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids))
+                            .order_by(outbox.c.priority, outbox.c.id)).mappings()
         return [OutboxItem.from_row(row) for row in rows]
 
 

@@ -80,6 +80,7 @@ class OutboxItem:
     created_at: datetime
     sent_at: datetime | None
     result: dict[str, Any] | None
+    priority: int = 1
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "OutboxItem":

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -123,6 +124,7 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("result", Json),
+    Column("priority", SmallInteger, nullable=False, server_default="1"),  # 0: a person waits (page, DM)
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_incident", "incident_id", "id"),
 )
