@@ -20,8 +20,8 @@ from bot.jobs.core import Context, Occurrence, Postpone, SKIPPED
 from bot.runbook.models import Runbook
 from bot.store import Store
 from bot.store.checks import checks_since
-from bot.store.clocks import delivered, first_successes, incidents_for_runs, notification_states, successes_since
-from bot.store.incidents import list_incidents
+from bot.store.clocks import (delivered, first_successes, notification_states, open_with_deadlines, run_records,
+                              successes_since)
 from bot.store.notifications import claim, finish
 from bot.store.overrides import active_overrides
 from bot.store.schema import notifications
@@ -71,8 +71,8 @@ def load_context(store: Store, runbook: Runbook, now: datetime, window: timedelt
     since = max(now - window, first)
     back = since - timedelta(days=8)  # a reminder looks at its check a week back; runs start a day back
     return Context(runbook=runbook, now=now, since=since, epoch=first,
-                   overrides=active_overrides(store, back), open_incidents=list_incidents(store, open_only=True),
-                   run_incidents=incidents_for_runs(store, back), successes=successes_since(store, back),
+                   overrides=active_overrides(store, back), open_incidents=open_with_deadlines(store, back),
+                   runs=run_records(store, back), successes=successes_since(store, back),
                    first_success=first_successes(store, runbook),
                    checks=checks_since(store, back), states=notification_states(store, back),
                    delivered=lambda key: delivered(store, key))

@@ -23,6 +23,7 @@ from bot.runbook.fields import WorkingDays
 from bot.runbook.models import Runbook
 from bot.store import outbox
 from bot.store.notifications import notification_key
+from bot.store.clocks import RunRecord
 from bot.store.records import Incident
 
 
@@ -56,8 +57,8 @@ class Context:
     since: datetime                          # the pass looks back to here (never before the first pass)
     epoch: datetime                          # the first pass ever on this store: nothing before it is owed
     overrides: list[OverrideSpan]
-    open_incidents: list[Incident]
-    run_incidents: list[Incident]
+    open_incidents: list[Incident]           # open, with a fix deadline still to chase (see deadlines)
+    runs: list[RunRecord]                    # what the SLA watch needs of each run's incidents
     successes: list[tuple[str, datetime]]
     first_success: dict[str, datetime]       # when each pipeline first reported a success
     checks: dict

@@ -31,7 +31,7 @@ from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
 from bot.domain.notices import audience_json, notice
 from bot.jobs.core import Context, Occurrence, Postpone, SENT, SKIPPED
-from bot.store.incidents import tell
+from bot.store.incidents import get_incident, tell
 
 KIND = "sla_breach"
 
@@ -59,8 +59,7 @@ def succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) ->
     if any(names.get(raw) == pipeline and run <= at <= deadline for raw, at in ctx.successes):
         return True
     # A success that resolved the run's incident counts; a resolve by hand says nothing about the data.
-    return any(i.pipeline == pipeline and run <= i.run_at <= deadline and i.sla_met is True
-               for i in ctx.run_incidents)
+    return any(r.pipeline == pipeline and run <= r.run_at <= deadline and r.met for r in ctx.runs)
 
 
 def arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
@@ -69,8 +68,8 @@ def arrived_late(ctx: Context, pipeline: str, run: datetime, deadline: datetime)
     names = _names(ctx)
     until = min(ctx.now, next_run(ctx.runbook.pipelines[pipeline].schedule, run, ctx.runbook.clock_zone(pipeline)))
     late = [at for raw, at in ctx.successes if names.get(raw) == pipeline and deadline < at <= until]
-    late += [i.resolved_at for i in ctx.run_incidents if i.pipeline == pipeline and run <= i.run_at <= deadline
-             and i.sla_met is False and i.resolved_at and deadline < i.resolved_at <= ctx.now]
+    late += [r.late_at for r in ctx.runs if r.pipeline == pipeline and run <= r.run_at <= deadline
+             and r.late_at and deadline < r.late_at <= ctx.now]
     return min(late, default=None)
 
 
@@ -87,8 +86,9 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if succeeded(ctx, pipeline, run, deadline):
         return SKIPPED
     spec = ctx.runbook.pipelines[pipeline]
-    current = next((i for i in ctx.run_incidents
-                    if i.pipeline == pipeline and run <= i.run_at <= deadline and i.is_open), None)
+    opened = min((r.open_id for r in ctx.runs if r.pipeline == pipeline and run <= r.run_at <= deadline
+                  and r.open_id is not None), default=None)
+    current = get_incident(conn, opened) if opened is not None else None
     arrived = arrived_late(ctx, pipeline, run, deadline)
     if current is None and arrived is not None:
         # Seen only now (the bot was down at the deadline), and the data is already there: say it.

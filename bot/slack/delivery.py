@@ -95,8 +95,12 @@ class Delivery:
 
     async def drain_once(self) -> int:
         items = await self.rt.db(outbox.claim_due, self.rt.clock(), self.batch)
-        for item in items:
+        for n, item in enumerate(items):
             if self._stopping:
+                break
+            # Channel posts are paced (a second each): a page that came in meanwhile goes first.
+            if n and item.priority != outbox.URGENT and await self.rt.db(outbox.urgent_due, self.rt.clock()):
+                await self.rt.db(outbox.hand_back, [i.id for i in items[n:]])
                 break
             await self._deliver(item)
         if self._stopping:

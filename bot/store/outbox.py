@@ -95,6 +95,25 @@ def claim_due(db: Db, now: datetime, limit: int = 10, *, lease: timedelta = DEFA
         return [OutboxItem.from_row(row) for row in rows]
 
 
+def urgent_due(db: Db, now: datetime) -> bool:
+    """Whether a page or a direct message is due and unclaimed: a worker pacing a batch of channel posts
+    hands the rest back for it."""
+    with tx(db, read=True) as conn:
+        return conn.execute(select(outbox.c.id).where(
+            outbox.c.state == "pending", outbox.c.priority == URGENT, outbox.c.next_attempt_at <= now,
+            or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)).limit(1)).first() is not None
+
+
+def hand_back(db: Db, ids: list[int], *, worker: str = WORKER) -> int:
+    """Unclaim rows this worker holds but has not tried: they keep their attempt count minus this one."""
+    if not ids:
+        return 0
+    with tx(db) as conn:
+        return conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.claimed_by == worker,
+                                                 outbox.c.state == "pending")
+                            .values(claimed_by=None, claimed_until=None, attempts=outbox.c.attempts - 1)).rowcount
+
+
 def renew(db: Db, item_id: int, now: datetime, *, lease: timedelta = DEFAULT_LEASE, worker: str = WORKER) -> bool:
     """Extend the lease of a row this worker still holds, just before its call: an attempt that waited
     (for its channel's slot) never runs on past its lease while another worker takes the row."""
