@@ -37,13 +37,14 @@ def texts(call) -> str:
 
 
 def parent_of(fake_slack, marker: str, timeout: float = 10):
-    """The incident's top-level message (scheduled messages may share the fake Slack)."""
+    """The incident's top-level message in its channel (scheduled messages may share the fake Slack;
+    a page's direct message, which may now come first, is not it)."""
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for call in fake_slack.of("chat.postMessage"):
-            if not call.args.get("thread_ts") and marker in texts(call):
+            if not call.args.get("thread_ts") and not call.args["channel"].startswith("D") and marker in texts(call):
                 return call
         time.sleep(0.02)
     raise AssertionError(f"no top-level message with {marker!r}")
