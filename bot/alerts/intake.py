@@ -24,6 +24,7 @@ from bot.domain import policy
 from bot.domain.rotation import OverrideSpan
 from bot.domain.triage import triage
 from bot.runbook.models import Runbook
+from bot.alerts import flood
 from bot.store import outbox as box
 from bot.store.db import Db, tx
 from bot.store.incidents import page_suffix, paged_about, resolve
@@ -77,6 +78,8 @@ class _Later:
     new: dict[str, "_New"] = field(default_factory=dict)    # incidents this batch opens, by dedup key
     filled: dict[int, IncidentResult] = field(default_factory=dict)  # results of alerts of new incidents
     paged: dict[str, set[str]] = field(default_factory=dict)  # by pipeline: who has a page about an open one
+    posted: dict[str, int] = field(default_factory=dict)  # by pipeline: incidents with their own post this minute
+    floods: set[str] = field(default_factory=set)          # flood summaries this batch queued
 
     def flush(self, conn: Connection) -> None:
         """Write what is pending; called at the end of the batch, and before anything that enqueues
@@ -216,7 +219,7 @@ def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, ded
         log_url=alert.log_url, issue_title=match.title if match else None, notify_mode=audience.how,
         notify=list(audience.people), oncall=audience.oncall, deferred_until=audience.until,
         escalation_level=0, told=audience.told(), notify_reason=audience.reason,
-        origin="missing_report" if alert.source == "sla" else "alert",
+        origin="missing_report" if alert.source == "sla" else "alert", folded_into=None,
     )
     detail = {"source": alert.source, "mode": audience.how, "people": list(audience.people),
               "reason": audience.reason}
@@ -230,6 +233,7 @@ def _write_new(conn: Connection, later: _Later) -> None:
     pending = list(later.new.values())
     later.new.clear()
     _fold_pages(conn, pending, later)
+    _fold_flood(conn, pending, later)
     rows = [p.values | {"alert_count": len(p.alerts)} for p in pending]
     opened = {row.open_key: row.id for row in conn.execute(
         insert_ignoring(conn.dialect.name, incidents, ("open_key",), ("id", "open_key")), rows)}
@@ -254,10 +258,13 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.events.append(_event_row(alert, dedup, incident_id, new.now))
             later.filled[index] = IncidentResult(incident_id, position > 0, position == 0, False, new.known)
         later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=new.now, detail=new.detail))
-        # The incident is new, so its "open" key is too: no conflict to handle.
-        # The parent of an incident that pages goes first too: the page links to it.
-        later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
-                                              new.now, priority=box.URGENT if new.paged else None))
+        # The incident is new, so its "open" key is too: no conflict to handle. The parent of an
+        # incident that pages goes first too: the page links to it. A folded one has no parent.
+        if new.values["folded_into"] is None:
+            later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
+                                                  new.now, priority=box.URGENT if new.paged else None))
+        elif new.values["folded_into"] not in later.floods:
+            later.floods.add(flood.summarize(conn, new.values["pipeline"], new.channel, new.now))
         for name in new.folded:
             later.audit.append(dict(incident_id=incident_id, kind="page_folded", actor="bot", at=new.now,
                                     detail={"person": name, "kind": policy.OPEN}))
@@ -268,6 +275,21 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.deliveries.append(_delivery_row("page", incident_id, key, None, new.now, page))
         if len(new.alerts) > 1:
             later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
+
+
+def _fold_flood(conn: Connection, pending: list[_New], later: _Later) -> None:
+    """Past FOLD_AFTER incidents of a pipeline in a minute, those that page nobody are said in one
+    summary message (bot.alerts.flood), not a post each (one count query per pipeline and batch)."""
+    for new in pending:
+        if new.paged:
+            continue
+        pipeline = new.values["pipeline"]
+        if pipeline not in later.posted:
+            later.posted[pipeline] = flood.own_posts(conn, pipeline, new.now)
+        if later.posted[pipeline] >= flood.FOLD_AFTER:
+            new.values["folded_into"] = flood.key_of(pipeline, new.now)
+        else:
+            later.posted[pipeline] += 1
 
 
 def _fold_pages(conn: Connection, pending: list[_New], later: _Later) -> None:

@@ -155,6 +155,8 @@ class Delivery:
         incident = await self.rt.db(get_incident, item.incident_id)
         if incident is None:
             return None
+        if incident.folded_into and item.kind != "page":
+            return {"folded_into": incident.folded_into}  # said in its flood's summary; it has no thread
         rt, people = self.rt, self.rt.directory
         if item.kind == "open":
             if incident.slack_ts:

@@ -21,7 +21,7 @@ from bot.slack.replies import swaps as say_swaps
 from bot.slack.text import escape
 from bot.store import swaps
 from bot.store.clocks import first_successes
-from bot.store.incidents import get_incident, list_incidents
+from bot.store.incidents import folded_count, get_incident, list_incidents
 
 WEEK = timedelta(days=7)
 
@@ -152,6 +152,11 @@ def _missed(w: World, n: dict) -> Message:
     return clocks.missed_summary(w.runbook, n["items"], incidents, instant(n["seen"]))
 
 
+def _flood(w: World, n: dict) -> Message:
+    return clocks.flood_summary(w.runbook, n["pipeline"], folded_count(w.store, n["key"]), instant(n["since"]),
+                                instant(n["until"]))
+
+
 def _usergroup_failed(w: World, n: dict) -> Message:
     return clocks.usergroup_failed(n["usergroup"], n["person"], n["reason"])
 
@@ -160,7 +165,7 @@ RENDER: dict[str, Callable[[World, dict], Message]] = {
     "handoff": _handoff, "meeting_reminder": _meeting, "shift_reminder": _shift, "sla_breach": _sla_breach,
     "sla_late": _sla_late, "fix_chase": _fix(clocks.fix_chase), "fix_breach": _fix(clocks.fix_breach),
     "month_end": _month_end, "weekly_check": _weekly_check, "check_reminder": _check_reminder,
-    "usergroup_failed": _usergroup_failed, "missed": _missed,
+    "usergroup_failed": _usergroup_failed, "missed": _missed, "flood": _flood,
     "swap_request": lambda w, n: say_swaps.request_post(_swap(w, n), w.people.mention),
     "swap_accepted": _swap_accepted,
     "swap_expired": lambda w, n: say_swaps.expired_reply(_swap(w, n)),

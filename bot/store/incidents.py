@@ -45,6 +45,13 @@ def list_incidents(db: Db, *, open_only: bool = False, pipeline: str | None = No
         return [Incident.from_row(row) for row in conn.execute(query).mappings()]
 
 
+def folded_count(db: Db, key: str) -> int:
+    """How many incidents a flood summary stands for."""
+    with tx(db, read=True) as conn:
+        return conn.execute(select(func.count()).select_from(incidents)
+                            .where(incidents.c.folded_into == key)).scalar_one()
+
+
 def incident_actions(db: Db, incident_id: int) -> list[Action]:
     with tx(db, read=True) as conn:
         rows = conn.execute(select(actions).where(actions.c.incident_id == incident_id).order_by(actions.c.id))

@@ -245,6 +245,7 @@ def _v7_channel_pace(conn: Connection) -> None:
 
 def _v10_hostile_input(conn: Connection) -> None:
     _add_column(conn, "outbox", Column("priority", SmallInteger, nullable=False, server_default="1"))
+    _add_column(conn, "incidents", Column("folded_into", String(300)))
     meta = MetaData()
     Table("slack_requests", meta,
           Column("signature", String(100), primary_key=True),
@@ -281,7 +282,8 @@ MIGRATIONS: list[Migration] = [
               _v8_audiences),
     Migration(9, "the one person a cover request asks (an override proposed for a teammate)", _v9_asked),
     Migration(10, "signatures of Slack requests already handled, until their replay window closes; "
-                  "outbox rows a person waits for (pages, direct messages) go first", _v10_hostile_input),
+                  "outbox rows a person waits for (pages, direct messages) go first; incidents folded into "
+                  "a flood summary", _v10_hostile_input),
 ]
 LATEST = MIGRATIONS[-1].version
 

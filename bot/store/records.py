@@ -47,6 +47,7 @@ class Incident:
     told: dict[str, str] | None
     notify_reason: str | None
     origin: str | None
+    folded_into: str | None = None  # said in a flood summary (bot.alerts.flood), without a thread of its own
 
     @property
     def missing_report(self) -> bool:

@@ -72,6 +72,8 @@ incidents = Table(
     Column("told", Json),                                     # name → "page" | "notify": reached so far
     Column("notify_reason", Text),                            # why the first message told whom it told
     Column("origin", String(20)),                             # "alert", or "missing_report" (the SLA watch)
+    # v10
+    Column("folded_into", String(300)),                       # a flood summary's key: no message of its own
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
     Index("ix_incidents_status", "status"),
 )

@@ -112,6 +112,18 @@ def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Inc
     return message("While the bot was not running: " + "; ".join(lines(_utc)[:SUMMARY_LINES]), blocks)
 
 
+def flood_summary(runbook: Runbook, pipeline: str, count: int, since: datetime, until: datetime) -> Message:
+    """Many more incidents of one pipeline in a minute than a channel can read one by one."""
+    name = escape(_name(runbook, pipeline))
+    blocks = [section(f":ocean: *{count} more incidents of {name}* opened between {date_token(since)} and "
+                      f"{date_token(until)}, each a distinct run or dedup key. They are recorded like any "
+                      f"incident, and said here in one message rather than {count} posts; the first of the "
+                      f"minute have their own threads. A success report resolves each. Nobody is mentioned "
+                      f"again: the first ones told whom the policy names.")]
+    return message(f"{count} more incidents of {_name(runbook, pipeline)} between {_utc(since)} and {_utc(until)}",
+                   blocks)
+
+
 def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, incidents: list[Incident],
               audience: Audience) -> Message:
     spec = runbook.pipelines.get(pipeline)
