@@ -169,3 +169,18 @@ def test_replicas_share_one_call_per_second_per_channel(make_store):
     assert take_slot(replicas[1], "C0ALERTS", T0 + 20 * SEC, SEC) == T0 + 20 * SEC  # idle since: no wait
     # A clock set back (or a test's) does not wait for slots taken "in the future".
     assert take_slot(replicas[0], "C0ALERTS", T0 - timedelta(days=1), SEC) == T0 - timedelta(days=1)
+
+
+def test_a_live_attempt_renews_its_lease_and_one_that_lost_it_knows(store):
+    # Worker A waits for its channel's slot past most of its lease: renewing before the call keeps
+    # the row from worker B; a worker whose lease did run out cannot renew it, so it does not post.
+    row = put(store, "paced")
+    [claimed] = box.claim_due(store, T0, worker="A", lease=60 * SEC)
+    assert box.renew(store, row, T0 + 50 * SEC, worker="A", lease=60 * SEC)
+    assert box.claim_due(store, T0 + 70 * SEC, worker="B") == []
+    assert [r.id for r in box.claim_due(store, T0 + 111 * SEC, worker="B")] == [row]
+    assert not box.renew(store, row, T0 + 112 * SEC, worker="A")
+    assert box.urgent_due(store, T0 + 112 * SEC) is False
+    page = box.enqueue(store, kind="page", idempotency_key="page:1", now=T0, method="chat.postMessage",
+                       args={"person": "Danny"})
+    assert box.urgent_due(store, T0 + 112 * SEC) is True and box.get(store, page).priority == box.URGENT

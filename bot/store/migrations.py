@@ -246,6 +246,9 @@ def _v7_channel_pace(conn: Connection) -> None:
 def _v10_hostile_input(conn: Connection) -> None:
     _add_column(conn, "outbox", Column("priority", SmallInteger, nullable=False, server_default="1"))
     _add_column(conn, "incidents", Column("folded_into", String(300)))
+    incidents = Table("incidents", MetaData(), Column("pipeline", String), Column("folded_into", String),
+                      Column("opened_at", UTCDateTime))
+    Index("ix_incidents_own_posts", incidents.c.pipeline, incidents.c.folded_into, incidents.c.opened_at).create(conn)
     meta = MetaData()
     Table("slack_requests", meta,
           Column("signature", String(100), primary_key=True),

@@ -75,6 +75,7 @@ incidents = Table(
     # v10
     Column("folded_into", String(300)),                       # a flood summary's key: no message of its own
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
+    Index("ix_incidents_own_posts", "pipeline", "folded_into", "opened_at"),
     Index("ix_incidents_status", "status"),
 )
 
