@@ -196,16 +196,19 @@ def test_a_direct_message_posted_just_before_a_kill_is_not_sent_again(fake_slack
 def test_a_post_whose_answer_was_lost_is_posted_once(fake_slack, make_app):
     # Slack takes the parent message but the answer is a 500: only the outbox retries a post, and it
     # looks in the channel's history first.
-    bot = make_app(fake_slack)
-    fake_slack.fail("chat.postMessage", status=500, retry_after=None, times=1, landed=True)
-    bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": "NPE"}, headers=AUTH)
-    fake_slack.wait_for("conversations.history", timeout=15)
-    fake_slack.wait_for("chat.postMessage", wanted=lambda c: "Growth failed" in c.texts(), timeout=15)
     from bot.store import outbox as box
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and box.items(bot.runtime.store)[0].state != "sent":
+    bot = make_app(fake_slack)
+    fake_slack.wait_for("chat.postMessage", wanted=lambda c: "On call" in c.texts())  # the first start's handoff
+    fake_slack.fail("chat.postMessage", status=500, retry_after=None, times=1, landed=True)
+    incident = bot.post("/alerts", json={"pipeline": "growth", "status": "failed", "error": "NPE"},
+                        headers=AUTH).json()["incident"]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and box.items(bot.runtime.store, incident)[0].state != "sent":
         time.sleep(0.05)
-    assert [m for m in fake_slack.messages if "Growth failed" in (m["text"] or "") and not m["thread_ts"]] == \
-        [m for m in fake_slack.messages if (m["metadata"] or {}).get("event_type") == "oncall_incident"]
-    assert len([m for m in fake_slack.messages if (m["metadata"] or {}).get("event_type") == "oncall_incident"]) == 1
+    opening = box.items(bot.runtime.store, incident)[0]
+    assert opening.state == "sent" and opening.attempts == 2  # the second attempt found it
+    assert [c.status for c in fake_slack.calls if c.method == "chat.postMessage" and "Growth failed" in c.texts()
+            and not c.args.get("thread_ts") and c.args["channel"] == "#data-alerts"] == [500]
+    parents = [m for m in fake_slack.messages if (m["metadata"] or {}).get("event_type") == "oncall_incident"]
+    assert len(parents) == 1 and opening.result["ts"] == parents[0]["ts"]
