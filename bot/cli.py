@@ -195,7 +195,7 @@ def cmd_who(args) -> int:
     spans = _store_overrides()
     if args.rotation and args.rotation not in rb.rotations:
         raise UsageError(f"unknown rotation {args.rotation!r}; known: {', '.join(rb.rotations) or 'none'}")
-    current = oncall_now(rb, at, args.rotation, overrides=spans)
+    current = oncall_now(rb, at, spans, args.rotation)
     decisions = pipeline_decisions(rb, at, spans)
     if args.json:
         print(json.dumps({
@@ -236,7 +236,7 @@ def cmd_who(args) -> int:
 
 
 def cmd_schedule(args) -> int:
-    from bot.domain.rotation import Roster, runbook_overrides
+    from bot.domain.rotation import Roster
     from bot.domain.timeutil import iso
 
     loaded = _load(args)
@@ -245,7 +245,7 @@ def cmd_schedule(args) -> int:
     if rotation not in rb.rotations:
         raise UsageError(f"unknown rotation {rotation!r}; known: {', '.join(rb.rotations) or 'none'}")
     start = _instant(args.start, loaded)
-    roster = Roster(rb, rotation, [*runbook_overrides(rb), *_store_overrides()])
+    roster = Roster(rb, rotation, _store_overrides())
     shifts = roster.shifts(start, start + timedelta(weeks=args.weeks))
     if args.json:
         print(json.dumps([
@@ -311,7 +311,7 @@ def cmd_triage(args) -> int:
     error = sys.stdin.read() if args.error == "-" else args.error
     # What an alert would do: alerts are machines, so a near miss is another, unknown pipeline.
     key = exact_pipeline(rb, args.name)
-    a = assess(rb, key, error, at)
+    a = assess(rb, key, error, at, _store_overrides())
     if args.json:
         match = a.match
         print(json.dumps({

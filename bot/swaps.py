@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy import Connection, select
 
 from bot.domain import policy
-from bot.domain.answers import roster
+from bot.domain.rotation import Roster
 from bot.domain.changes import changed_people, moved, next_shift, on_call_throughout, time_of
 from bot.domain.notices import notice, shift_json
 from bot.domain.timeutil import iso
@@ -77,7 +77,7 @@ def _dm_changed(conn: Connection, runbook: Runbook, rotation: str, before: list[
                 after: list[OverrideSpan], span: Span, why: str, key: str, slack_id: SlackId, now: datetime) -> None:
     """'Your next shift moved' to each person whose time changed, saying what they gained or gave away
     (people Slack does not know get none)."""
-    r = roster(runbook, rotation, after)
+    r = Roster(runbook, rotation, after)
     for name in changed_people(runbook, rotation, before, after, span.start, span.end):
         uid = slack_id(name)
         if uid:
@@ -94,7 +94,7 @@ def request_cover(store: Store, runbook: Runbook, rotation: str, actor: Actor, s
         return Outcome(False, "A cover request must start in the future: nobody could take it in time. "
                               "For cover right now, ask your teammate and use `/oncall override`."), None
     with store.transaction() as conn:
-        current = roster(runbook, rotation, active_overrides(conn, now))
+        current = Roster(runbook, rotation, active_overrides(conn, now))
         if not time_of(current, actor.name, span.start, span.end):
             return Outcome(False, "You are not on call between {span}, so there is nothing to cover. "
                                   "`/oncall schedule` shows your shifts.", facts={"span": span}), None
@@ -123,7 +123,7 @@ def accept(store: Store, runbook: Runbook, swap_id: int, actor: Actor, slack_id:
             taken = f"taken by {current.accepted_by}" if current.state == "accepted" else current.state
             return Outcome(False, "Too late: this request is already {taken}.", facts={"taken": taken})
         before = active_overrides(conn)
-        pieces = time_of(roster(runbook, req.rotation, before), req.requester, req.start_at, req.end_at)
+        pieces = time_of(Roster(runbook, req.rotation, before), req.requester, req.start_at, req.end_at)
         added = []
         for start, end in pieces:
             oid = add_override(conn, rotation=req.rotation, person=actor.name, start=start, end=end,
@@ -208,7 +208,7 @@ def set_override(store: Store, runbook: Runbook, rotation: str, actor: Actor, pe
         return Outcome(False, "That span is already over.")
     with store.transaction() as conn:
         before = active_overrides(conn)
-        current = roster(runbook, rotation, before)
+        current = Roster(runbook, rotation, before)
         if not actor.admin and not on_call_throughout(current, actor.name, span.start, span.end):
             admins = ", ".join(runbook.team.admins) or "nobody (see team.admins in the runbook)"
             return Outcome(False, "Only admins can set overrides, except for the person on call over their own "

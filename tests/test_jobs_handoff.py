@@ -11,7 +11,7 @@ import pytest
 import threading
 from datetime import timedelta
 
-from bot.domain.rotation import Roster, runbook_overrides
+from bot.domain.rotation import Roster
 from bot.store.overrides import add_override
 from tests.helpers_runbook import source, source_with, runbook as runbook_from, team_runbook
 from tests.jobs_helpers import at, rows, tick
@@ -38,14 +38,14 @@ def test_a_year_of_handoffs_with_restarts_sends_each_once(make_store, backend):
         tick(store, rb, now)
         now += timedelta(minutes=rng.randint(10, 60 * 70))  # up to ~3 days down at a time
     tick(store, rb, end)
-    expected = [s.start for s in Roster(rb, "main").shifts(start, end) if s.start >= start]
+    expected = [s.start for s in Roster(rb, "main", ()).shifts(start, end) if s.start >= start]
     got = rows(store, "handoff", rb)
     assert restarts > 20
     assert [r.idempotency_key for r in got] == sorted({r.idempotency_key for r in got})  # each once, in order
     assert len(got) == len(expected) == 52
     for row, due in zip(got, expected):
         assert row.created_at >= due and row.created_at < due + timedelta(days=7)  # late at worst, never stale
-        person = Roster(rb, "main").person_at(due)
+        person = Roster(rb, "main", ()).person_at(due)
         assert f"→ {person}" in row.args["text"] or f"{person}, from" in row.args["text"]
 
 

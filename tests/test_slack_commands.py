@@ -41,7 +41,7 @@ def test_oncall_names_the_person_on_call_with_a_mention_and_date_tokens(fake_sla
     response = post_command(client, "/oncall")
     assert response.status_code == 200
     reply = response.json()
-    now = oncall_now(load(real_people_runbook).runbook, datetime.now(UTC))
+    now = oncall_now(load(real_people_runbook).runbook, datetime.now(UTC), ())
     person_id = ROTATION_EMAILS[f"{now.shift.person.lower()}@team.test"]
     section = reply["blocks"][1]["text"]["text"]
     assert section.startswith(f"<@{person_id}> is on call")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.changes import changed_people, on_call_throughout, time_of
-from bot.domain.answers import roster
+from bot.domain.rotation import Roster
 from bot.domain.rotation import OverrideSpan
 from bot.domain.spans import SpanError, parse_span
 from bot.jobs import swap_clock
@@ -129,12 +129,12 @@ def test_who_changes_and_on_call_throughout():
     start, end = datetime(2026, 10, 24, 16, tzinfo=UTC), datetime(2026, 10, 25, 11, tzinfo=UTC)
     cover = [OverrideSpan("Eva", start, end, "stream")]
     assert changed_people(rb, "stream", [], cover, start, end) == ["Ben", "Eva"]
-    r = roster(rb, "stream", cover)
+    r = Roster(rb, "stream", cover)
     assert time_of(r, "Eva", start - timedelta(days=1), end) == [(start, end)]
     assert on_call_throughout(r, "Eva", start, end)
     assert not on_call_throughout(r, "Ben", start - timedelta(hours=1), end)
     # A cover across the handoff only moves the part that is the requester's.
     handoff = datetime(2026, 10, 26, 8, tzinfo=UTC)  # Monday 09:00 CET: Eva's week begins
-    assert time_of(roster(rb, "stream"), "Ben", handoff - timedelta(hours=5), handoff + timedelta(hours=5)) == [
+    assert time_of(Roster(rb, "stream", ()), "Ben", handoff - timedelta(hours=5), handoff + timedelta(hours=5)) == [
         (handoff - timedelta(hours=5), handoff)]
     assert r.at(start).person == "Eva" and r.at(start).scheduled == "Ben"

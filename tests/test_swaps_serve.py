@@ -31,7 +31,7 @@ def test_cover_requests_and_overrides_against_serve(serve, fake_slack, real_peop
     served = serve(fake_slack, RUNBOOKS_PATH=str(real_people_runbook), DATABASE_URL=database_url)
 
     runbook = load(real_people_runbook).runbook
-    upcoming = oncall_now(runbook, datetime.now(UTC)).next  # a whole future shift, whatever today is
+    upcoming = oncall_now(runbook, datetime.now(UTC), ()).next  # a whole future shift, whatever today is
     asker, taker = upcoming.person, next(p for p in runbook.rotations[runbook.default_rotation].members
                                          if p != upcoming.person)
     day = (upcoming.start.astimezone(runbook.tz) + timedelta(days=1)).date()

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from bot.domain.answers import roster
 from bot.domain.rotation import OverrideSpan, Roster, Shift
 from bot.runbook.models import Runbook
 
@@ -23,7 +22,7 @@ def time_of(r: Roster, person: str, start: datetime, end: datetime) -> list[tupl
 def changed_people(runbook: Runbook, rotation: str, before: Iterable[OverrideSpan], after: Iterable[OverrideSpan],
                    start: datetime, end: datetime) -> list[str]:
     """People whose on-call time inside [start, end) differs between the two sets of overrides."""
-    old, new = roster(runbook, rotation, before), roster(runbook, rotation, after)
+    old, new = Roster(runbook, rotation, before), Roster(runbook, rotation, after)
     names = {s.person for r in (old, new) for s in r.shifts(start, end)}
     return sorted(n for n in names if time_of(old, n, start, end) != time_of(new, n, start, end))
 
@@ -49,8 +48,8 @@ def minus(spans: Spans, taken: Spans) -> Spans:
 def moved(runbook: Runbook, rotation: str, before: Iterable[OverrideSpan], after: Iterable[OverrideSpan],
           person: str, start: datetime, end: datetime) -> tuple[Spans, Spans]:
     """(time gained, time given away) by `person` inside [start, end)."""
-    old = time_of(roster(runbook, rotation, before), person, start, end)
-    new = time_of(roster(runbook, rotation, after), person, start, end)
+    old = time_of(Roster(runbook, rotation, before), person, start, end)
+    new = time_of(Roster(runbook, rotation, after), person, start, end)
     return minus(new, old), minus(old, new)
 
 

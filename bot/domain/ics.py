@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Iterable
 
-from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
+from bot.domain.rotation import OverrideSpan, Roster
 from bot.runbook.models import Runbook
 
 
-def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterable[OverrideSpan] = (),
+def calendar(runbook: Runbook, now: datetime, overrides: Iterable[OverrideSpan], weeks: int = 12,
              past_weeks: int = 4, stamp: datetime | None = None) -> bytes:
     """Shifts from `past_weeks` before `now` to `weeks` after it; DTSTAMP is `stamp` (default `now`)."""
     from icalendar import Calendar, Event
@@ -18,9 +18,8 @@ def calendar(runbook: Runbook, now: datetime, weeks: int = 12, overrides: Iterab
     cal.add("prodid", "-//oncall-bot//on-call schedule//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"{runbook.team.name} on-call")
-    spans = [*runbook_overrides(runbook), *overrides]
     for key in runbook.rotations:
-        roster = Roster(runbook, key, spans)
+        roster = Roster(runbook, key, overrides)
         for shift in roster.shifts(now - timedelta(weeks=past_weeks), now + timedelta(weeks=weeks)):
             event = Event()
             event.add("uid", f"{key}-{shift.start:%Y%m%dT%H%M%SZ}-{shift.person}@oncall-bot")

@@ -20,7 +20,7 @@ from typing import Iterable, Literal
 
 from bot.domain.calendar import day_kind, in_work_hours, local_date, next_work_start
 from bot.domain.deadlines import deadlines
-from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
+from bot.domain.rotation import OverrideSpan, Roster
 from bot.domain.timeutil import local_instant
 from bot.runbook.models import Escalation, Pipeline, Runbook
 
@@ -92,7 +92,7 @@ def oncall_person(runbook: Runbook, rotation: str | None, at: datetime,
                   overrides: Iterable[OverrideSpan]) -> str | None:
     if not rotation or rotation not in runbook.rotations:
         return None
-    return Roster(runbook, rotation, [*runbook_overrides(runbook), *overrides]).person_at(at)
+    return Roster(runbook, rotation, overrides).person_at(at)
 
 
 def rotation_of(runbook: Runbook, pipeline: str | None) -> str | None:

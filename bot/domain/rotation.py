@@ -61,11 +61,14 @@ def runbook_overrides(runbook: Runbook) -> tuple[OverrideSpan, ...]:
 class Roster:
     """The final schedule of one rotation: its turns, with overrides applied."""
 
-    def __init__(self, runbook: Runbook, rotation: str, overrides: Iterable[OverrideSpan] = ()):
+    def __init__(self, runbook: Runbook, rotation: str, overrides: Iterable[OverrideSpan]):
+        """`overrides`: the store's (made in Slack), required so that no answer forgets them; the
+        runbook's own come first, always (later spans win)."""
         self.runbook = runbook
         self.key = rotation
         self.rotation: Rotation = runbook.rotations[rotation]
-        self.overrides: list[OverrideSpan] = [o for o in overrides if o.rotation == rotation]
+        self.overrides: list[OverrideSpan] = [o for o in (*runbook_overrides(runbook), *overrides)
+                                              if o.rotation == rotation]
         self._turn_days = self.rotation.turn.days
 
     # Scheduled turns -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from bot.alerts.escalation import state_of
 from bot.domain import policy
 from bot.domain.calendar import working_days_before
-from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
+from bot.domain.rotation import OverrideSpan, Roster
 from bot.domain.timeutil import local_instant
 from bot.runbook.fields import WorkingDays
 from bot.runbook.models import Runbook
@@ -69,8 +69,7 @@ class Context:
 
     def roster(self, rotation: str) -> Roster:
         if rotation not in self._rosters:
-            self._rosters[rotation] = Roster(self.runbook, rotation, [*runbook_overrides(self.runbook),
-                                                                      *self.overrides])
+            self._rosters[rotation] = Roster(self.runbook, rotation, self.overrides)
         return self._rosters[rotation]
 
     @cached_property

@@ -13,7 +13,7 @@ from typing import Callable
 
 from bot.domain.deadlines import sla_watch
 from bot.domain.notices import audience_from, instant, shift_from
-from bot.domain.rotation import Roster, runbook_overrides
+from bot.domain.rotation import Roster
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message
 from bot.slack.replies import clocks, scheduled
@@ -55,7 +55,7 @@ class World:
         self.store, self.runbook, self.people, self.overrides = store, runbook, people, list(overrides)
 
     def week(self, rotation: str, start) -> list:
-        roster = Roster(self.runbook, rotation, [*runbook_overrides(self.runbook), *self.overrides])
+        roster = Roster(self.runbook, rotation, self.overrides)
         return roster.shifts(start, start + WEEK)
 
     def open_incidents(self) -> list:

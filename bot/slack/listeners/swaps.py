@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.domain.answers import roster
+from bot.domain.rotation import Roster
 from bot.domain.changes import next_shift
 from bot.domain.spans import Span, SpanError, parse_span
 from bot.domain.timeutil import local_instant
@@ -150,7 +150,7 @@ async def listing(rt: Runtime, actor: swaps_flow.Actor, now: datetime) -> Messag
 
 async def open_modal(rt: Runtime, trigger_id: str, rotation: str, person: str, now: datetime) -> None:
     """The form's dates start on the person's next shift, the usual thing to ask cover for."""
-    upcoming = next_shift(roster(rt.runbook, rotation, rt.overrides()), person, now)
+    upcoming = next_shift(Roster(rt.runbook, rotation, rt.overrides()), person, now)
     tz = rt.runbook.tz
     start = upcoming.start.astimezone(tz).date().isoformat() if upcoming else None
     end = (upcoming.end - timedelta(seconds=1)).astimezone(tz).date().isoformat() if upcoming else None

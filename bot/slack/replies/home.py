@@ -6,14 +6,15 @@ from datetime import datetime, timedelta
 
 from slack_sdk.models.views import View
 
-from bot.domain.answers import oncall_now, roster
+from bot.domain.answers import oncall_now
+from bot.domain.rotation import Roster
 from bot.runbook.models import Runbook
 from bot.slack.blocks import VIEW_BLOCKS, bullet_list, context, divider, header, section
 from bot.slack.people import Directory
 from bot.slack.text import date_token, escape
 
 
-async def home_view(runbook: Runbook, people: Directory, user_id: str, at: datetime, overrides=()) -> View:
+async def home_view(runbook: Runbook, people: Directory, user_id: str, at: datetime, overrides) -> View:
     me = await people.person_of(user_id)
     current = oncall_now(runbook, at, overrides=overrides)
     blocks = [header(f"{runbook.team.name} on call")]
@@ -29,7 +30,7 @@ async def home_view(runbook: Runbook, people: Directory, user_id: str, at: datet
     else:
         mine = []
         for key in runbook.rotations:
-            shifts = roster(runbook, key, overrides).shifts(at, at + timedelta(weeks=12))
+            shifts = Roster(runbook, key, overrides).shifts(at, at + timedelta(weeks=12))
             mine += [s for s in shifts if s.person == me]
         lines = [f"{date_token(s.start)} → {date_token(s.end)}" + (" _(override)_" if s.is_override else "")
                  for s in sorted(mine, key=lambda s: s.start)[:10]]

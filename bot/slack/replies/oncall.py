@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.domain.answers import oncall_now, pipeline_decisions, roster
+from bot.domain.answers import oncall_now, pipeline_decisions
+from bot.domain.memo import per_runbook
+from bot.domain.rotation import Roster
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, divider, header, message, section
 from bot.slack.people import Directory
@@ -41,25 +43,28 @@ def help_message(runbook: Runbook, note: str | None = None) -> Message:
     return message(f"{note + ' ' if note else ''}oncall-bot help: /oncall, /oncall schedule, /runbook <pipeline>", blocks)
 
 
-_recent: dict[tuple, Message] = {}
+@per_runbook  # keyed by the runbook object itself: a reloaded runbook never reads an old answer
+def _recent(runbook: Runbook) -> dict[tuple, Message]:
+    return {}
 
 
-async def now_message(runbook: Runbook, people: Directory, at: datetime, overrides=()) -> Message:
+async def now_message(runbook: Runbook, people: Directory, at: datetime, overrides) -> Message:
     """Who is on call now. Every boundary (handoffs, work hours, overrides) falls on a whole minute,
     so one rendering serves every asker within a minute."""
     minute = at.replace(second=0, microsecond=0)
     overrides = tuple(overrides)
-    if (cached := _recent.get((id(runbook), minute, overrides, people.version))) is not None:
+    recent = _recent(runbook)
+    if (cached := recent.get((minute, overrides, people.version))) is not None:
         return cached
     reply = await _now_message(runbook, people, at, overrides)
-    if len(_recent) > 64:
-        _recent.clear()
+    if len(recent) > 64:
+        recent.clear()
     # Keyed after rendering: rendering may resolve people, and the reply shows them as resolved.
-    _recent[(id(runbook), minute, overrides, people.version)] = reply
+    recent[(minute, overrides, people.version)] = reply
     return reply
 
 
-async def _now_message(runbook: Runbook, people: Directory, at: datetime, overrides=()) -> Message:
+async def _now_message(runbook: Runbook, people: Directory, at: datetime, overrides) -> Message:
     current = oncall_now(runbook, at, overrides=overrides)
     decisions = pipeline_decisions(runbook, at, overrides)
     names = [current.shift.person if current.shift else None, current.next.person if current.next else None]
@@ -91,11 +96,11 @@ async def _now_message(runbook: Runbook, people: Directory, at: datetime, overri
     return message(fallback, blocks)
 
 
-async def schedule_message(runbook: Runbook, people: Directory, at: datetime, weeks: int, overrides=()) -> Message:
+async def schedule_message(runbook: Runbook, people: Directory, at: datetime, weeks: int, overrides) -> Message:
     rotation = runbook.default_rotation
     if not rotation:
         return message("No rotation in the runbook.", [section("The runbook defines no rotation.")])
-    shifts = roster(runbook, rotation, overrides).shifts(at, at + timedelta(weeks=weeks))
+    shifts = Roster(runbook, rotation, overrides).shifts(at, at + timedelta(weeks=weeks))
     await people.resolve({s.person for s in shifts})
     lines = []
     for s in shifts:
