@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.alerts.generic import decode_json, field_error
 from bot.alerts.model import MAX_ERROR, Alert, AlertError, checked
 
-ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "not ended yet"
 
 
 class AMAlert(BaseModel):

@@ -36,9 +36,9 @@ from bot.store.sql import for_update, insert_ignoring
 @dataclass(frozen=True)
 class IncidentResult:
     incident_id: int | None      # None: a success that matched no unresolved incident (recorded only)
-    deduplicated: bool           # folded into an open incident
-    created: bool
-    resolved: bool
+    deduplicated: bool = False   # folded into an open incident
+    created: bool = False
+    resolved: bool = False
     known: bool = True
 
     def as_json(self) -> dict:
@@ -251,12 +251,13 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.repeats[current.id] = (current.alert_count, new.channel, new.now)
             for alert, index in new.alerts:
                 later.events.append(_event_row(alert, dedup, current.id, new.now))
-                later.filled[index] = IncidentResult(current.id, True, False, False, new.known)
+                later.filled[index] = IncidentResult(current.id, deduplicated=True, known=new.known)
             continue
         later.open[dedup] = _Open(incident_id, len(new.alerts))
         for position, (alert, index) in enumerate(new.alerts):
             later.events.append(_event_row(alert, dedup, incident_id, new.now))
-            later.filled[index] = IncidentResult(incident_id, position > 0, position == 0, False, new.known)
+            later.filled[index] = IncidentResult(incident_id, deduplicated=position > 0, created=position == 0,
+                                                 known=new.known)
         later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=new.now, detail=new.detail))
         # The incident is new, so its "open" key is too: no conflict to handle. The parent of an
         # incident that pages goes first too: the page links to it. A folded one has no parent.
@@ -317,7 +318,7 @@ def _repeat(conn: Connection, runbook: Runbook, alert: Alert, current, dedup: st
                  .values(alert_count=incidents.c.alert_count + 1, last_alert_at=now))
     later.events.append(_event_row(alert, dedup, current.id, now))
     later.repeats[current.id] = (count, runbook.team.channels.alerts, now)
-    return IncidentResult(current.id, True, False, False, known)
+    return IncidentResult(current.id, deduplicated=True, known=known)
 
 
 def _succeeded(conn: Connection, alert: Alert, pipeline: str, dedup: str, now: datetime,
@@ -330,6 +331,6 @@ def _succeeded(conn: Connection, alert: Alert, pipeline: str, dedup: str, now: d
     incident_id = target.id if target is not None else None
     conn.execute(_INSERT_EVENT, _event_row(alert, dedup, incident_id, now))
     if incident_id is None:
-        return IncidentResult(None, False, False, False, known)
+        return IncidentResult(None, known=known)
     change = resolve(conn, incident_id, "alert", now, data_at=alert.occurred_at, via=alert.source)
-    return IncidentResult(incident_id, False, False, change.changed, known)
+    return IncidentResult(incident_id, resolved=change.changed, known=known)

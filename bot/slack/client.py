@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -33,9 +33,7 @@ class SlackHealth:
 
     ok: bool | None = None
     last_error: str | None = None
-    last_error_at: float | None = None
     calls: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"reachable": self.ok, "last_error": self.last_error, "calls": self.calls}
@@ -91,7 +89,7 @@ class CountingClient(AsyncWebClient):
         log.warning("slack call %s failed: %s", method, code)
         if not reachable:
             self.health.ok = False
-            self.health.last_error, self.health.last_error_at = f"{method}: {code}", time.time()
+            self.health.last_error = f"{method}: {code}"
 
 
 class DryRunClient(AsyncWebClient):

@@ -3,7 +3,7 @@
 Imported only by `serve` and the alert paths; read-only CLI commands never load SQLAlchemy.
 """
 
-from bot.store.db import Store, open_store, tx
+from bot.store.db import Store, tx
 from bot.store.records import Action, Incident, OutboxItem
 
-__all__ = ["Action", "Incident", "OutboxItem", "Store", "open_store", "tx"]
+__all__ = ["Action", "Incident", "OutboxItem", "Store", "tx"]

@@ -65,8 +65,3 @@ def tx(db: Db, read: bool = False) -> ContextManager[Connection]:
     if isinstance(db, Store):
         return db.reading() if read else _own(db)
     return nullcontext(db)
-
-
-def open_store(url: str | None = None, **kwargs: Any) -> Store:
-    """The store at `url` (default $DATABASE_URL or sqlite:///oncall.db), migrated to the latest schema."""
-    return Store(url, **kwargs)

@@ -16,8 +16,6 @@ from bot.store.db import Db, tx
 from bot.store.records import from_mapping
 from bot.store.schema import overrides, swap_requests
 
-FINAL = ("accepted", "cancelled", "expired")
-
 
 @dataclass(frozen=True)
 class SwapRequest:
