@@ -129,76 +129,15 @@ async def background(rt: Runtime):
 
 def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Starlette:
     """The ASGI app; `lifespan` (serve's: warm-up, Socket Mode) runs inside the background services."""
-    bolt = bolt or build_app(rt)
     alerts, alertmanager = make_endpoints(rt, rt.wake_delivery)
-
-    gate = SlackGate(rt)
-
-    @measured(rt, "/slack/events")
-    async def slack_events(request: Request) -> Response:
-        try:
-            raw = await read_bounded(request, SLACK_MAX_BODY)
-        except Rejected as err:
-            return JSONResponse(err.body, status_code=err.status)
-        if (refused := await gate.refusal(request, raw)) is not None:
-            return refused
-        answer_within()  # user look-ups may not hold the answer past Slack's 3 seconds
-        return to_starlette_response(await bolt.async_dispatch(bolt_request(request, raw)))
-
-    @measured(rt, "/healthz")
-    async def healthz(request: Request) -> Response:
-        database = await rt.database_status()
-        slack = rt.health.as_dict() | {"mode": rt.settings.mode}
-        status = "ok" if database["reachable"] and slack["reachable"] is not False else "degraded"
-        body = {"status": status, "version": bot.__version__,
-                "runbook": {"loaded": True, "path": rt.runbook_path, "pipelines": len(rt.runbook.pipelines)},
-                "database": database, "slack": slack}
-        if database["reachable"]:
-            body["sla_watch"] = await _sla_watch()
-        # A Slack outage is reported, not fatal: the bot keeps accepting alerts and commands.
-        return JSONResponse(body, status_code=200 if database["reachable"] else 503)
-
-    async def _sla_watch() -> dict:
-        """Which pipelines' SLA is watched, and why not where it is not."""
-        from bot.domain.deadlines import sla_watch
-        from bot.store.clocks import first_successes
-
-        try:
-            reported = await asyncio.wait_for(asyncio.to_thread(first_successes, rt.store, rt.runbook), timeout=3)
-        except Exception as err:
-            return {"error": f"{type(err).__name__}: {str(err)[:200]}"}
-        return {key: {"watched": on, "why": why} for key, (on, why) in sla_watch(rt.runbook, reported).items()}
-
-    @measured(rt, "/metrics")
-    async def metrics(request: Request) -> Response:
-        from bot.store.outbox import backlog
-
-        try:
-            for state, count in (await rt.db(backlog, rt.clock())).items():
-                rt.metrics.outbox.labels(state).set(count)
-        except Exception as err:  # metrics must answer even when the database does not
-            log.warning("outbox backlog unavailable: %s", err)
-        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @measured(rt, "/oncall.ics")
-    async def ics(request: Request) -> Response:
-        key = rt.settings.calendar_key
-        given = request.query_params.get("key", "")
-        if key and not hmac.compare_digest(given.encode(), key.encode()):
-            return _refuse(404, "no such calendar (the feed URL carries ?key=, see ICS_KEY)")
-        if not key and not is_local(request):
-            return _refuse(404, "the calendar is private: set ICS_KEY and subscribe to /oncall.ics?key=…")
-        body = calendar(rt.runbook, rt.clock(), overrides=rt.overrides())
-        return Response(body, media_type="text/calendar; charset=utf-8",
-                        headers={"Content-Disposition": 'inline; filename="oncall.ics"'})
-
+    slack = slack_events(rt, bolt or build_app(rt))
     routes = [
-        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/slack/events", measured(rt, "/slack/events")(slack), methods=["POST"]),
         Route("/alerts", measured(rt, "/alerts")(alerts), methods=["POST"]),
         Route("/alerts/alertmanager", measured(rt, "/alerts/alertmanager")(alertmanager), methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/oncall.ics", ics, methods=["GET"]),
+        Route("/healthz", measured(rt, "/healthz")(healthz(rt)), methods=["GET"]),
+        Route("/metrics", measured(rt, "/metrics")(metrics(rt)), methods=["GET"]),
+        Route("/oncall.ics", measured(rt, "/oncall.ics")(ics(rt)), methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -211,6 +150,75 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
                     yield
 
     return Starlette(routes=routes, lifespan=services)
+
+
+def slack_events(rt: Runtime, bolt: AsyncApp):
+    gate = SlackGate(rt)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            raw = await read_bounded(request, SLACK_MAX_BODY)
+        except Rejected as err:
+            return JSONResponse(err.body, status_code=err.status)
+        if (refused := await gate.refusal(request, raw)) is not None:
+            return refused
+        answer_within()  # user look-ups may not hold the answer past Slack's 3 seconds
+        return to_starlette_response(await bolt.async_dispatch(bolt_request(request, raw)))
+    return endpoint
+
+
+def healthz(rt: Runtime):
+    async def endpoint(request: Request) -> Response:
+        database = await rt.database_status()
+        slack = rt.health.as_dict() | {"mode": rt.settings.mode}
+        status = "ok" if database["reachable"] and slack["reachable"] is not False else "degraded"
+        body = {"status": status, "version": bot.__version__,
+                "runbook": {"loaded": True, "path": rt.runbook_path, "pipelines": len(rt.runbook.pipelines)},
+                "database": database, "slack": slack}
+        if database["reachable"]:
+            body["sla_watch"] = await _sla_watch(rt)
+        # A Slack outage is reported, not fatal: the bot keeps accepting alerts and commands.
+        return JSONResponse(body, status_code=200 if database["reachable"] else 503)
+    return endpoint
+
+
+async def _sla_watch(rt: Runtime) -> dict:
+    """Which pipelines' SLA is watched, and why not where it is not."""
+    from bot.domain.deadlines import sla_watch
+    from bot.store.clocks import first_successes
+
+    try:
+        reported = await asyncio.wait_for(asyncio.to_thread(first_successes, rt.store, rt.runbook), timeout=3)
+    except Exception as err:
+        return {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+    return {key: {"watched": on, "why": why} for key, (on, why) in sla_watch(rt.runbook, reported).items()}
+
+
+def metrics(rt: Runtime):
+    async def endpoint(request: Request) -> Response:
+        from bot.store.outbox import backlog
+
+        try:
+            for state, count in (await rt.db(backlog, rt.clock())).items():
+                rt.metrics.outbox.labels(state).set(count)
+        except Exception as err:  # metrics must answer even when the database does not
+            log.warning("outbox backlog unavailable: %s", err)
+        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return endpoint
+
+
+def ics(rt: Runtime):
+    async def endpoint(request: Request) -> Response:
+        key = rt.settings.calendar_key
+        given = request.query_params.get("key", "")
+        if key and not hmac.compare_digest(given.encode(), key.encode()):
+            return _refuse(404, "no such calendar (the feed URL carries ?key=, see ICS_KEY)")
+        if not key and not is_local(request):
+            return _refuse(404, "the calendar is private: set ICS_KEY and subscribe to /oncall.ics?key=…")
+        body = calendar(rt.runbook, rt.clock(), overrides=rt.overrides())
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": 'inline; filename="oncall.ics"'})
+    return endpoint
 
 
 @contextlib.asynccontextmanager

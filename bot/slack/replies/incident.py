@@ -69,15 +69,8 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
     def name(person: str) -> str:
         return people.mention(person) if person in mentioned else people.plain(person)
 
-    state = STATE.get(incident.status, incident.status)
-    if incident.status == "acknowledged":
-        state += f" by <@{escape(incident.acknowledged_by)}>" if _user(incident.acknowledged_by) else ""
-    if incident.status == "resolved":
-        who = f"<@{incident.resolved_by}>" if _user(incident.resolved_by) else "a success report"
-        sla = {True: " · SLA met", False: " · SLA missed", None: ""}[incident.sla_met]
-        state += f" by {who}{sla}"
     count = f" · seen {incident.alert_count} times" if incident.alert_count > 1 else ""
-    blocks = [section(f"*{headline(runbook, incident)}* · {state}{count}")]
+    blocks = [section(f"*{headline(runbook, incident)}* · {_state(incident)}{count}")]
 
     # A resolved incident keeps what happened: the error and the cause stay on the record. A missing
     # report has no error to match a known issue against: the watch's own words say what is missing.
@@ -119,6 +112,18 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
     if mentioned:
         fallback += " cc " + " ".join(people.mention(n) for n in incident.notify)
     return message(fallback, blocks)
+
+
+def _state(incident: Incident) -> str:
+    """Open, acknowledged by whom, or resolved by whom (a success report says whether the SLA held)."""
+    state = STATE.get(incident.status, incident.status)
+    if incident.status == "acknowledged":
+        state += f" by <@{escape(incident.acknowledged_by)}>" if _user(incident.acknowledged_by) else ""
+    if incident.status == "resolved":
+        who = f"<@{incident.resolved_by}>" if _user(incident.resolved_by) else "a success report"
+        sla = {True: " · SLA met", False: " · SLA missed", None: ""}[incident.sla_met]
+        state += f" by {who}{sla}"
+    return state
 
 
 def _told_line(people: Directory, incident: Incident) -> str:
