@@ -192,3 +192,12 @@ class ShiftedClock:
         from datetime import timedelta
 
         return self.base + timedelta(seconds=self._time.monotonic() - self.started)
+
+
+@pytest.fixture
+def real_people_runbook(tmp_path):
+    """The repo's runbook with real emails instead of placeholders, as an installed team would have."""
+    text = RUNBOOK.read_text().replace("@example.com, placeholder: true", "@team.test")
+    path = tmp_path / "runbooks.yaml"
+    path.write_text(text)
+    return path

@@ -10,6 +10,9 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 
 SECRET = "test-signing-secret"
+# The source runbook's rotation with real emails (see the real_people_runbook fixture) and their Slack ids.
+ROTATION_EMAILS = {"danny@team.test": "U0DANNY", "anna@team.test": "U0ANNA",
+                   "laura@team.test": "U0LAURA", "jane@team.test": "U0JANE"}
 
 
 def signed_headers(body: str, secret: str = SECRET, timestamp: int | None = None,
@@ -75,3 +78,9 @@ def view_submission_body(callback_id: str, values: dict, user_id: str = "U0ANNA"
         "response_urls": [], "is_enterprise_install": False,
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def post_command(client, command: str, text: str = "", **kwargs):
+    """A signed slash command to an in-process app (a Starlette TestClient)."""
+    body = command_body(command, text, **kwargs)
+    return client.post("/slack/events", content=body, headers=signed_headers(body))

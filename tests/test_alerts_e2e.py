@@ -11,7 +11,7 @@ import pytest
 from bot.jobs import incident_clocks, scheduled_messages
 from tests.conftest import ShiftedClock
 from tests.slackreq import action_body, signed_headers
-from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # noqa: F401
+from tests.slackreq import ROTATION_EMAILS
 
 AUTH = {"Authorization": "Bearer alerts-secret"}
 SPARK_NPE = """org.apache.spark.SparkException: Job aborted due to stage failure: Task 3 in stage 7.0 failed 4 times

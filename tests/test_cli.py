@@ -11,7 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from bot.cli import main
-from helpers_runbook import REPO, SOURCE_RUNBOOK, SOURCE_TEXT, cli_json, parse_iso, run_cli
+from tests.helpers_runbook import REPO, SOURCE_RUNBOOK, SOURCE_TEXT, cli_json, parse_iso, run_cli
 
 RB = ["--runbook", str(SOURCE_RUNBOOK)]
 
@@ -235,7 +235,7 @@ def test_an_override_with_an_offset_on_one_end_only_works(tmp_path):
 
 
 def test_ics_writes_an_instant_of_a_repeated_hour_so_calendars_read_it_right(tmp_path):
-    from helpers_runbook import BERLIN
+    from tests.helpers_runbook import BERLIN
 
     # Felix takes over at the second 02:30 of the night clocks go back in Berlin (01:30 UTC).
     path = tmp_path / "berlin.yaml"
@@ -261,7 +261,7 @@ def test_runbook_card_reads_as_sentences():
 
 
 def test_covering_labels_each_piece_not_the_whole_stretch(tmp_path):
-    from helpers_runbook import BERLIN
+    from tests.helpers_runbook import BERLIN
 
     # Felix takes over from Jonas two hours before his own turn starts (Mon 14 Dec, 10:00 Berlin).
     path = tmp_path / "berlin.yaml"

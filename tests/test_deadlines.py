@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.deadlines import deadlines
-from helpers_runbook import runbook, source, utc
+from tests.helpers_runbook import runbook, source, utc
 
 
 def test_growth_failure_after_its_run():

@@ -17,7 +17,7 @@ from bot.store import outbox as box
 from bot.store.overrides import add_override
 from bot.store.schema import alert_events
 from tests.store_fixtures import backend, make_store, runbook, store  # noqa: F401
-from tests.test_alert_parsers import alertmanager_payload
+from tests.payloads import alertmanager_payload
 
 WED = datetime(2026, 11, 4, 2, 30, tzinfo=UTC)  # week 1 of the rotation: Danny is on call
 MIN = timedelta(minutes=1)

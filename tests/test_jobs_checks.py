@@ -12,7 +12,7 @@ from bot.jobs import scheduled_messages
 from bot.store.checks import get_check
 from tests.conftest import ShiftedClock
 from tests.slackreq import action_body, signed_headers
-from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # noqa: F401
+from tests.slackreq import ROTATION_EMAILS
 
 MONDAY_CHECK = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)   # investors: weekly_check {day: mon, time: "10:00"}
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from bot.domain.rotation import Roster
 from bot.store.overrides import add_override
-from tests.helpers_runbook import source, source_with, runbook as runbook_from, team_runbook
+from tests.helpers_runbook import source, source_with, team_runbook
 from tests.jobs_helpers import at, rows, tick
 from tests.store_fixtures import backend, make_store, store  # noqa: F401
 

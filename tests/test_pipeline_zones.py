@@ -11,9 +11,9 @@ import pytest
 from bot.alerts.intake import receive
 from bot.alerts.model import Alert
 from bot.store.incidents import list_incidents
-from helpers_runbook import BERLIN, cli_json, run_cli
-from jobs_helpers import at, tick
-from store_fixtures import backend, make_store, store  # noqa: F401
+from tests.helpers_runbook import BERLIN, cli_json, run_cli
+from tests.jobs_helpers import at, tick
+from tests.store_fixtures import backend, make_store, store  # noqa: F401
 
 ZONED = BERLIN.replace('''    schedule: "0 3 * * *"
     sla: {data_ready_by: "06:00"}''', '''    schedule: "0 3 * * *"
@@ -82,7 +82,7 @@ def test_a_bad_pipeline_zone_is_named(tmp_path):
 
 
 def test_the_sla_watch_of_a_zoned_pipeline_breaches_at_local_time(store):
-    from helpers_runbook import runbook
+    from tests.helpers_runbook import runbook
 
     rb = runbook(ZONED)
     for day, ready_utc in ((at(2026, 12, 1, 12), at(2026, 12, 2, 7)), (at(2026, 7, 1, 12), at(2026, 7, 2, 6))):

@@ -8,7 +8,7 @@ from bot.domain.calendar import day_kind, holiday_name, in_work_hours, next_work
 from bot.domain import policy as P
 from bot.domain.policy import decide as _decide
 from bot.domain.rotation import OverrideSpan
-from helpers_runbook import BERLIN, ROTATION, runbook, source, source_with, team_runbook, utc
+from tests.helpers_runbook import BERLIN, ROTATION, runbook, source, source_with, team_runbook, utc
 
 TUE_NIGHT = utc(2026, 11, 3, 2)      # Danny's week; a working day, outside work hours
 TUE_NOON = utc(2026, 11, 3, 12)

@@ -15,7 +15,7 @@ import pytest
 
 from bot.store import Store
 from bot.store import outbox as box
-from helpers_runbook import BERLIN
+from tests.helpers_runbook import BERLIN
 from tests.conftest import RUNBOOK
 from tests.fakeslack import FakeSlack
 from tests.slackreq import action_body, signed_headers

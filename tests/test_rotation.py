@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.answers import oncall_now
 from bot.domain.rotation import OverrideSpan, Roster, runbook_overrides
-from helpers_runbook import MEMBERS, ROTATION, runbook, source, source_with, team_runbook, utc
+from tests.helpers_runbook import MEMBERS, ROTATION, runbook, source, source_with, team_runbook, utc
 
 FIRST_HANDOFF = utc(2026, 11, 2, 9)
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from helpers_runbook import cli_json, parse_iso, run_cli, utc
+from tests.helpers_runbook import cli_json, parse_iso, run_cli, utc
 
 TEAM = """\
 team:

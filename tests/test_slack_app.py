@@ -9,7 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.slackreq import event_body, signed_headers
-from tests.test_slack_commands import ROTATION_EMAILS, post_command, real_people_runbook  # noqa: F401
+from tests.slackreq import ROTATION_EMAILS
 
 
 def open_home(client, user: str):

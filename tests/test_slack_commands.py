@@ -11,25 +11,7 @@ import pytest
 from bot.domain.answers import oncall_now
 from bot.runbook import load
 from tests.conftest import RUNBOOK
-from tests.slackreq import command_body, signed_headers
-
-ROTATION_EMAILS = {"danny@team.test": "U0DANNY", "anna@team.test": "U0ANNA",
-                   "laura@team.test": "U0LAURA", "jane@team.test": "U0JANE"}
-
-
-@pytest.fixture
-def real_people_runbook(tmp_path):
-    """The repo's runbook with real emails instead of placeholders, as an installed team would have."""
-    text = RUNBOOK.read_text().replace("@example.com, placeholder: true", "@team.test")
-    path = tmp_path / "runbooks.yaml"
-    path.write_text(text)
-    return path
-
-
-def post_command(client, command: str, text: str = "", **kwargs):
-    body = command_body(command, text, **kwargs)
-    return client.post("/slack/events", content=body, headers=signed_headers(body))
-
+from tests.slackreq import ROTATION_EMAILS, command_body, post_command, signed_headers
 
 def all_text(reply: dict) -> str:
     return reply["text"] + json.dumps(reply.get("blocks", []))

@@ -20,7 +20,7 @@ from bot.jobs import swap_clock
 from bot.store import swaps
 from tests.conftest import ROOT, ShiftedClock
 from tests.slackreq import action_body, command_body, signed_headers, view_submission_body
-from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # noqa: F401
+from tests.slackreq import ROTATION_EMAILS
 
 TUESDAY_BEFORE = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)   # Danny's week; Anna's starts on the 7th
 ANNAS_TUESDAY = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from bot.domain.rotation import OverrideSpan
 from bot.domain.spans import SpanError, parse_span
 from bot.jobs import swap_clock
 from bot.store import swaps
-from helpers_runbook import runbook
+from tests.helpers_runbook import runbook
 from tests.conftest import ShiftedClock
 from tests.slackreq import action_body, command_body, signed_headers
 

@@ -18,7 +18,7 @@ from bot.domain.answers import oncall_now
 from bot.runbook import load
 from tests.conftest import ROOT
 from tests.slackreq import action_body, command_body, signed_headers, view_submission_body
-from tests.test_slack_commands import ROTATION_EMAILS, real_people_runbook  # noqa: F401
+from tests.slackreq import ROTATION_EMAILS
 
 
 def user_id(person: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.triage import triage
-from helpers_runbook import source
+from tests.helpers_runbook import source
 
 SPARK_NPE = """\
 26/11/03 01:12:44 INFO DAGScheduler: ResultStage 7 (save at GrowthJob.scala:88) failed in 12.311 s

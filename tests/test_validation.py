@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from helpers_runbook import SOURCE_RUNBOOK, SOURCE_TEXT, line_of, run_cli, source_with
+from tests.helpers_runbook import SOURCE_RUNBOOK, SOURCE_TEXT, line_of, run_cli, source_with
 
 
 def validate(tmp_path, text: str | bytes | None, name: str = "runbooks.yaml"):
