@@ -60,11 +60,30 @@ def test_killed_between_accepting_and_delivering_delivers_once_after_restart(dat
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not [c for c in fake_slack.of("chat.postMessage") if "Growth failed" in str(c.args)]:
         time.sleep(0.05)
-    time.sleep(1.5)
+    delivered(database_url, "open")
     posted = [c for c in fake_slack.of("chat.postMessage") if "Growth failed" in str(c.args)]
     assert len(posted) == 1
     assert "NullPointerException" in str(posted[0].args)
     second.stop()
+
+
+def delivered(database_url: str, kind: str, timeout: float = 20) -> None:
+    """Wait until the store records every outbox row of `kind` as sent: after that nothing more of it
+    is posted, so a count of posts is final (a positive event, not a fixed sleep)."""
+    from bot.store import Store
+    from bot.store import outbox as box
+
+    store = Store(database_url, migrate=False)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = [r for r in box.items(store) if r.kind == kind]
+            if rows and all(r.state == "sent" for r in rows):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{kind} rows not delivered: {[(r.id, r.state) for r in box.items(store)]}")
+    finally:
+        store.close()
 
 
 def killed_mid_post(fake_slack, serve, database_url, wanted, send=None):
@@ -106,7 +125,7 @@ def test_a_handoff_posted_just_before_a_kill_is_not_posted_again(database_url, f
 
     second = killed_mid_post(fake_slack, serve, database_url, handoff)
     fake_slack.wait_for("conversations.history", timeout=20)
-    time.sleep(1.5)
+    delivered(database_url, "handoff")
     assert len(fake_slack.wait_for("chat.postMessage", wanted=handoff)) == 1
     second.stop()
 
@@ -188,7 +207,7 @@ def test_a_direct_message_posted_just_before_a_kill_is_not_sent_again(fake_slack
     fake_slack.delays.clear()
     second = serve(fake_slack, at=first.now(), DATABASE_URL=database_url, RUNBOOKS_PATH=str(path))
     fake_slack.wait_for("conversations.history", wanted=lambda c: c.args.get("channel") == "DU0JONAS01", timeout=20)
-    time.sleep(1.5)
+    delivered(database_url, "shift_reminder")
     assert len(fake_slack.wait_for("chat.postMessage", wanted=reminder)) == 1
     second.stop()
 

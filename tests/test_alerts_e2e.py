@@ -139,18 +139,20 @@ def test_profit_friday_night_is_quiet_then_pings_owners_at_work_hours(bot, fake_
     assert "<@" not in parent.args["text"] and "<@" not in json.dumps(parent.args["blocks"])
     assert "verified by an accountant" in texts(parent)
     assert "will be told" in texts(parent) and "handled in work hours only" in texts(parent)
-    bot.portal.call(incident_clocks, bot.runtime)  # Saturday: nothing is due yet
-    import time
+    from bot.store import outbox as box
 
-    time.sleep(0.5)
+    def pings() -> list:
+        return [r for r in box.items(bot.runtime.store) if r.kind == "deferred_ping"]
+
+    bot.portal.call(incident_clocks, bot.runtime)  # Saturday: nothing is due yet
+    assert not pings()  # nothing queued, so nothing can be posted
     ts = fake_slack_ts(fake_slack, parent)
-    assert not [c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts") == ts]
     bot.clock.set(datetime(2026, 12, 7, 9, 0, 5, tzinfo=UTC))  # Monday 09:00:05
     bot.portal.call(incident_clocks, bot.runtime)
     ping = thread(fake_slack, parent, 1)[0]
     assert "<@U0DANNY>" in ping.args["text"] and "<@U0JANE>" in ping.args["text"]
     bot.portal.call(incident_clocks, bot.runtime)  # once only
-    time.sleep(0.5)
+    assert len(pings()) == 1 and pings()[0].state == "sent"
     assert len([c for c in fake_slack.of("chat.postMessage") if c.args.get("thread_ts") == ts]) == 1
 
 
