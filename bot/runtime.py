@@ -47,7 +47,7 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utc_now)
     delivery: Any = None  # the outbox worker, once started (bot.slack.delivery.Delivery)
     _tasks: set = field(default_factory=set)
-    _team_id: str | None = None
+    _identity: asyncio.Task | None = None
     _overrides: list = field(default_factory=list)
     _overrides_at: float = float("-inf")
     _executor: ThreadPoolExecutor | None = None
@@ -105,15 +105,20 @@ class Runtime:
         """Serialises the scheduled-messages passes of this process."""
         return asyncio.Lock()
 
+    def identity(self) -> asyncio.Task:
+        """auth.test (our workspace and the bot's own ids), asked once and again only after a failure:
+        the one caller, for Bolt's authorisation and for the workspace checks of button presses."""
+        if self._identity is None or (self._identity.done() and self._identity.exception() is not None):
+            self._identity = asyncio.ensure_future(self.client.auth_test())
+        return self._identity
+
     async def own_team(self) -> str | None:
-        """The workspace our token belongs to (asked of Slack once); None while Slack cannot say."""
-        if self._team_id is None:
-            try:
-                self._team_id = (await self.client.auth_test()).get("team_id") or ""
-            except Exception as err:
-                log.warning("auth.test failed, cannot check the workspace: %s", err)
-                return None
-        return self._team_id
+        """The workspace our token belongs to; None while Slack cannot say."""
+        try:
+            return (await asyncio.shield(self.identity())).get("team_id") or ""
+        except Exception as err:
+            log.warning("auth.test failed, cannot check the workspace: %s", err)
+            return None
 
     def wake_delivery(self) -> None:
         if self.delivery is not None:

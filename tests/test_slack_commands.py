@@ -11,7 +11,7 @@ import pytest
 from bot.domain.answers import oncall_now
 from bot.runbook import load
 from tests.conftest import RUNBOOK
-from tests.slackreq import ROTATION_EMAILS, command_body, post_command, signed_headers
+from tests.slackreq import ROTATION_EMAILS, action_body, command_body, post_command, signed_headers
 
 def all_text(reply: dict) -> str:
     return reply["text"] + json.dumps(reply.get("blocks", []))
@@ -177,6 +177,15 @@ def test_commands_are_answered_when_auth_test_fails(fake_slack, make_app):
     fake_slack.fail("auth.test", status=500, retry_after=None, times=1000)  # restarted during an outage
     reply = post_command(make_app(fake_slack), "/oncall")
     assert reply.status_code == 200 and "is on call" in reply.json()["text"]
+
+
+def test_a_button_pressed_while_slack_cannot_say_our_workspace_is_asked_to_retry(fake_slack, make_app):
+    fake_slack.fail("auth.test", status=500, retry_after=None, times=1000)
+    client = make_app(fake_slack)
+    body = action_body("incident_ack", "1", response_url=fake_slack.url + "response")
+    assert client.post("/slack/events", content=body, headers=signed_headers(body)).status_code == 200
+    said = fake_slack.wait_for("response")[0].args["text"]
+    assert "try again" in said and "another workspace" not in said
 
 
 def test_a_long_schedule_with_mentions_is_never_cut_mid_line(fake_slack, make_app, real_people_runbook):

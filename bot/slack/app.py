@@ -50,12 +50,8 @@ def _identity(rt: Runtime):
     """Bolt's own single-workspace authorisation calls auth.test until it succeeds and refuses every
     request meanwhile ("installation no longer available"), so a restart during a Slack outage would
     silence the bot. This asks once in the background and answers without the bot's ids until then."""
-    asking: asyncio.Task | None = None
-
     async def authorize(enterprise_id=None, team_id=None, **_):
-        nonlocal asking
-        if asking is None or (asking.done() and asking.exception() is not None):
-            asking = asyncio.ensure_future(rt.client.auth_test())
+        asking = rt.identity()
         if not asking.done():
             await asyncio.wait([asking], timeout=IDENTITY_WAIT)
         failed = asking.done() and asking.exception() is not None
