@@ -7,10 +7,10 @@ from functools import lru_cache
 from typing import Literal
 
 from bot.domain.timeutil import local_instant
+from bot.runbook.fields import WEEKDAYS
 from bot.runbook.models import Runbook
 
 DayKind = Literal["weekdays", "weekends", "holidays"]
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @lru_cache(maxsize=64)
@@ -32,7 +32,7 @@ def holiday_name(runbook: Runbook, day: date) -> str | None:
 def day_kind(runbook: Runbook, day: date) -> DayKind:
     if holiday_name(runbook, day):
         return "holidays"
-    return "weekdays" if _WEEKDAYS[day.weekday()] in runbook.team.work_hours.days else "weekends"
+    return "weekdays" if WEEKDAYS[day.weekday()] in runbook.team.work_hours.days else "weekends"
 
 
 def local_date(runbook: Runbook, at: datetime) -> date:

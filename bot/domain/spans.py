@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.timeutil import local_instant
+from bot.runbook.fields import WEEKDAY_NAMES
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # Words meant as a date or a time that do not read as one: an error, never the start of the note.
 _TEMPORAL = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[:.h]\d{2})", re.IGNORECASE)
@@ -44,7 +44,7 @@ def _day_word(word: str, today: date) -> date | None:
         return today
     if word == "tomorrow":
         return today + timedelta(days=1)
-    for i, name in enumerate(_WEEKDAYS):
+    for i, name in enumerate(WEEKDAY_NAMES):
         if len(word) >= 3 and name.startswith(word):
             return today + timedelta(days=(i - today.weekday()) % 7)
     return None

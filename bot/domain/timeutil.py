@@ -35,5 +35,10 @@ def parse_instant(text: str, zone: ZoneInfo) -> datetime:
     return value.astimezone(UTC)
 
 
+def utc_text(at: datetime) -> str:
+    """An instant for plain text (fallbacks, logs): "2026-12-01 02:30 UTC"."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")

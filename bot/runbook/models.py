@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from bot.runbook.fields import ClockTime, Duration, Lead, Weekday, format_duration
+from bot.runbook.fields import WEEKDAYS, ClockTime, Duration, Lead, Weekday, format_duration
 
 PIPELINE_KEY = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -160,7 +160,7 @@ class Rotation(Strict):
     @classmethod
     def _on_the_handoff_day(cls, start: date, info: ValidationInfo) -> date:
         handoff, turn = info.data.get("handoff"), info.data.get("turn")
-        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[start.weekday()]
+        weekday = WEEKDAYS[start.weekday()]
         if handoff is not None and handoff.day and turn is not None and not turn % timedelta(weeks=1) \
                 and handoff.day != weekday:
             raise ValueError(f"start {start} is a {weekday}, but handoffs are on {handoff.day}: "

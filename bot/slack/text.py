@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bot.domain.timeutil import utc_text
+
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 # Bidirectional controls (U+202A-U+202E, U+2066-U+2069) reorder what follows them on screen: an
 # error text could show "exe.txt" for "txt.exe", or a different run id. They are made visible.
@@ -37,7 +39,7 @@ def cut(text: str, limit: int) -> str:
 
 def date_token(at: datetime, style: str = "{date_short_pretty} {time}") -> str:
     """A date every reader sees in their own zone, with a UTC fallback for old clients."""
-    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    fallback = utc_text(at)
     return f"<!date^{int(at.timestamp())}^{style}|{fallback}>"
 
 

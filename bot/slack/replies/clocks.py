@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.domain.policy import Audience
 from bot.domain.notices import instant
-from bot.domain.timeutil import iso
+from bot.domain.timeutil import iso, utc_text
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
@@ -24,10 +24,6 @@ from bot.store.records import Incident
 
 CHECK_ACTION = "weekly_check"
 SUMMARY_LINES = 15  # a section holds 3,000 characters
-
-
-def _utc(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _who(people, audience: Audience) -> str:
@@ -49,7 +45,7 @@ def sla_breach_reply(people, spec: Pipeline, deadline: datetime, audience: Audie
     blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} "
                       f"and is not ready. {_who(people, audience)}"),
               context(f"Tell the downstream teams: {tell}"), *_why(audience)]
-    return message(f"SLA missed: {spec.name} data was due {_utc(deadline)}; tell {tell}", blocks)
+    return message(f"SLA missed: {spec.name} data was due {utc_text(deadline)}; tell {tell}", blocks)
 
 
 def sla_late(spec: Pipeline, deadline: datetime, arrived: datetime) -> Message:
@@ -59,14 +55,14 @@ def sla_late(spec: Pipeline, deadline: datetime, arrived: datetime) -> Message:
     blocks = [section(f":hourglass: *SLA missed*: {escape(spec.name)} data was due {date_token(deadline)} and "
                       f"arrived {date_token(arrived)}, {late} late. It is ready now; nobody is paged."),
               context(f"Downstream teams that may have noticed: {tell}")]
-    return message(f"SLA missed: {spec.name} data arrived {late} late (due {_utc(deadline)})", blocks)
+    return message(f"SLA missed: {spec.name} data arrived {late} late (due {utc_text(deadline)})", blocks)
 
 
 def fix_chase(runbook: Runbook, people, incident: Incident, audience: Audience) -> Message:
     blocks = [section(f":alarm_clock: Fix deadline {date_token(incident.fix_by)} is near and "
                       f"{escape(_name(runbook, incident.pipeline))} #{incident.id} is still {incident.status}. "
                       f"{_who(people, audience)}"), *_why(audience)]
-    return message(f"Fix deadline {_utc(incident.fix_by)} is near: {_name(runbook, incident.pipeline)} "
+    return message(f"Fix deadline {utc_text(incident.fix_by)} is near: {_name(runbook, incident.pipeline)} "
                    f"#{incident.id} is still {incident.status}", blocks)
 
 
@@ -75,7 +71,7 @@ def fix_breach(runbook: Runbook, people, incident: Incident, audience: Audience)
                       f"#{incident.id} was due to be fixed by {date_token(incident.fix_by)}. {_who(people, audience)}"),
               *_why(audience)]
     return message(f"Fix deadline missed: {_name(runbook, incident.pipeline)} #{incident.id} "
-                   f"was due {_utc(incident.fix_by)}", blocks)
+                   f"was due {utc_text(incident.fix_by)}", blocks)
 
 
 def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Incident], seen: datetime) -> Message:
@@ -109,7 +105,7 @@ def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Inc
     blocks = [section(f":zzz: *While the bot was not running* (until {date_token(seen)}), these fell due. "
                       f"Nobody is paged for them now that they are past."),
               section(bullet_list(shown[:SUMMARY_LINES]) + more)]
-    return message("While the bot was not running: " + "; ".join(lines(_utc)[:SUMMARY_LINES]), blocks)
+    return message("While the bot was not running: " + "; ".join(lines(utc_text)[:SUMMARY_LINES]), blocks)
 
 
 def flood_summary(runbook: Runbook, pipeline: str, count: int, since: datetime, until: datetime) -> Message:
@@ -120,7 +116,7 @@ def flood_summary(runbook: Runbook, pipeline: str, count: int, since: datetime, 
                       f"incident, and said here in one message rather than {count} posts; the first of the "
                       f"minute have their own threads. A success report resolves each. Nobody is mentioned "
                       f"again: the first ones told whom the policy names.")]
-    return message(f"{count} more incidents of {_name(runbook, pipeline)} between {_utc(since)} and {_utc(until)}",
+    return message(f"{count} more incidents of {_name(runbook, pipeline)} between {utc_text(since)} and {utc_text(until)}",
                    blocks)
 
 
@@ -135,7 +131,7 @@ def month_end(runbook: Runbook, people, pipeline: str, month_end_at: datetime, i
                       f"({date_token(month_end_at)}).{why}\n" + bullet_list(incident_lines(runbook, incidents))),
               *_why(audience)]
     return message(f"End of {month}: {len(incidents)} open {_name(runbook, pipeline)} incident(s) to fix "
-                   f"by {_utc(month_end_at)}", blocks)
+                   f"by {utc_text(month_end_at)}", blocks)
 
 
 def check_value(pipeline: str, due: datetime) -> str:
@@ -175,7 +171,7 @@ def checked(runbook: Runbook, pipeline: str, due: datetime, user_id: str, at: da
     blocks = [header(f"Weekly check: {name}"),
               section(f":white_check_mark: Checked by <@{user_id}> {date_token(at)}."),
               context(f"Week of {date_token(due, '{date_short_pretty}')}")]
-    return message(f"Weekly check of {name}: checked at {_utc(at)}", blocks)
+    return message(f"Weekly check of {name}: checked at {utc_text(at)}", blocks)
 
 
 def usergroup_failed(usergroup: str, person: str, reason: str) -> Message:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.calendar import day_kind, holiday_name
 from bot.domain.rotation import Shift
+from bot.domain.timeutil import utc_text
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
@@ -16,10 +17,6 @@ from bot.slack.text import date_token, escape
 from bot.store.records import Incident
 
 DAY_WORDS = {"weekdays": "working day", "weekends": "weekend", "holidays": "holiday"}
-
-
-def _utc(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def paging_pipelines(runbook: Runbook, rotation: str, kind: str) -> list[str]:
@@ -115,9 +112,9 @@ def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: 
         blocks.append(context(f"Transition meeting {date_token(meeting[0])} ({format_duration(meeting[1])}) · "
                               f"times in your zone"))
     text = (f"On-call handoff ({rotation}): {outgoing + ' → ' if outgoing else ''}{incoming}, "
-            f"from {_utc(shift.start)} until {_utc(shift.end)}")
+            f"from {utc_text(shift.start)} until {utc_text(shift.end)}")
     if current:
-        text = f"On call ({rotation}): {incoming} since {_utc(shift.start)}, until {_utc(shift.end)}"
+        text = f"On call ({rotation}): {incoming} since {utc_text(shift.start)}, until {utc_text(shift.end)}"
     return message(text, blocks)
 
 
@@ -143,7 +140,7 @@ def meeting_reminder(runbook: Runbook, people, rotation: str, person: str, outgo
     agenda += part("Swaps in the coming week:", swap_lines(people, week))
     blocks.append(section(fit(["*Agenda*", *agenda], 3000)))
     blocks.append(context(f"Rotation `{rotation}` · times in your zone"))
-    text = (f"{person}: on-call transition meeting at {_utc(meeting_at)} "
+    text = (f"{person}: on-call transition meeting at {utc_text(meeting_at)} "
             f"({outgoing} → {shift.person})")
     return message(text, blocks)
 
@@ -168,4 +165,4 @@ def shift_reminder(runbook: Runbook, people, rotation: str, shift: Shift) -> Mes
     blocks = [section(f"{people.mention(shift.person)}, your on-call shift{covering} starts {date_token(shift.start)} "
                       f"and ends {date_token(shift.end)}."),
               context(f"Rotation `{rotation}` · you are paged for {paged or 'nothing'} · `/oncall schedule`")]
-    return message(f"{shift.person}: your on-call shift starts {_utc(shift.start)}", blocks)
+    return message(f"{shift.person}: your on-call shift starts {utc_text(shift.start)}", blocks)
