@@ -154,7 +154,12 @@ def serve(tmp_path):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """DATABASE_URL for a fresh database: a SQLite file, or a new schema on the machine's PostgreSQL."""
-    if request.param == "sqlite":
+    yield from fresh_database(request.param, tmp_path)
+
+
+def fresh_database(kind: str, tmp_path: Path):
+    """The generator behind `database_url`, for modules that choose their own backends."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'bot.db'}"
         return
     import uuid

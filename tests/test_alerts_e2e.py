@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.jobs import incident_clocks, scheduled_messages
-from tests.conftest import ShiftedClock
+from tests.conftest import ShiftedClock, fresh_database
 from tests.slackreq import action_body, signed_headers
 from tests.slackreq import ROTATION_EMAILS
 
@@ -20,6 +20,16 @@ Caused by: java.lang.NullPointerException
 \tat org.apache.spark.sql.execution.WholeStageCodegenExec.$anonfun$doExecute$4(WholeStageCodegenExec.scala:760)"""
 # Tuesday 2026-12-01 02:30 UTC: a weekday night; Danny is on call (week of 2026-11-30).
 WEEKDAY_NIGHT = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+
+
+BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path):
+    """These tests are about what Slack is told: SQLite serves them. The store's behaviour on both
+    backends is tested by the store and delivery suites; tests that lean on SQL here run on both (BOTH)."""
+    yield from fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -199,6 +209,7 @@ def test_rate_limited_post_is_delivered_once(bot, fake_slack):
     assert len(tops) == 1
 
 
+@BOTH
 def test_rate_limited_longer_than_the_client_retries_is_rescheduled_and_delivered_once(bot, fake_slack):
     # The Slack client retries a 429 three times itself; a longer refusal reaches the outbox, which
     # keeps the row and tries again after Retry-After.
@@ -217,6 +228,7 @@ def test_rate_limited_longer_than_the_client_retries_is_rescheduled_and_delivere
                 and c.args["channel"] == "#data-alerts"]) == 1
 
 
+@BOTH
 def test_buttons_acknowledge_and_resolve_and_record_who(bot, fake_slack):
     incident = bot.post("/alerts", json={"pipeline": "engagement", "status": "failed", "error": "OOM"},
                         headers=AUTH).json()["incident"]
@@ -430,6 +442,7 @@ def test_escalate_pressed_on_an_acknowledged_incident_does_wake_the_next_person(
     assert "Growth failed" in dm.args["text"] and "escalation step 2 (primary)" in texts(dm)
 
 
+@BOTH
 def test_escalate_pressed_ten_times_in_a_row_is_one_escalation(bot, fake_slack):
     from bot.store.incidents import incident_actions
 
@@ -447,6 +460,7 @@ def test_escalate_pressed_ten_times_in_a_row_is_one_escalation(bot, fake_slack):
     assert [a.kind for a in incident_actions(bot.runtime.store, incident)].count("escalate") == 2
 
 
+@BOTH
 def test_a_page_is_not_held_back_by_a_flood_in_the_alerts_channel(bot, fake_slack):
     # A weekday night: forty distinct Profit failures (work hours only: posted quietly, one post per
     # second in the alerts channel), then Growth fails and pages Danny.
@@ -460,6 +474,7 @@ def test_a_page_is_not_held_back_by_a_flood_in_the_alerts_channel(bot, fake_slac
     assert "Growth failed" in dm.args["text"] and "archives" in texts(dm)  # its thread is linked: posted first
 
 
+@BOTH
 def test_a_flood_of_distinct_incidents_is_ten_posts_and_one_summary(bot, fake_slack):
     from bot.store import outbox as box
     from bot.store.incidents import list_incidents
