@@ -96,8 +96,23 @@ def run_cli(*args: str, cwd: Path | str | None = None, stdin: str | None = None,
                           capture_output=True, text=True, env=full_env, timeout=60)
 
 
+def run_cli_here(*args: str) -> subprocess.CompletedProcess:
+    """`oncall-bot ARGS` in this process (the parser and the commands as they are; no start-up cost),
+    for the many cases of one command; `run_cli` keeps what is about the process itself."""
+    import contextlib
+    import io
+
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["oncall-bot", *args], code, out.getvalue(), err.getvalue())
+
+
 def cli_json(*args: str, **kwargs):
-    done = run_cli(*args, **kwargs)
+    """A command's JSON answer: in this process, unless the process itself matters (env, cwd)."""
+    done = run_cli(*args, **kwargs) if kwargs else run_cli_here(*args)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers_runbook import SOURCE_RUNBOOK, SOURCE_TEXT, line_of, run_cli, source_with
+from tests.helpers_runbook import SOURCE_RUNBOOK, SOURCE_TEXT, line_of, run_cli, run_cli_here, source_with
 
 
 def validate(tmp_path, text: str | bytes | None, name: str = "runbooks.yaml"):
@@ -16,7 +16,7 @@ def validate(tmp_path, text: str | bytes | None, name: str = "runbooks.yaml"):
         path.write_bytes(text)
     elif text is not None:
         path.write_text(text, encoding="utf-8")
-    return path, run_cli("validate", str(path))
+    return path, run_cli_here("validate", str(path))
 
 
 def assert_error(tmp_path, text, line: int | None, *fragments: str):
