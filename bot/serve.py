@@ -31,7 +31,7 @@ def serve(runbook: str | None = None, host: str = "0.0.0.0", port: int | None = 
     import uvicorn
 
     from bot.runtime import Runtime
-    from bot.server import create_app, socket_mode
+    from bot.web import create_app, socket_mode
     from bot.slack.app import build_app
 
     try:

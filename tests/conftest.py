@@ -49,7 +49,7 @@ def make_app(tmp_path):
     from bot.config import from_env
     from bot.runbook import load
     from bot.runtime import Runtime
-    from bot.server import create_app
+    from bot.web import create_app
 
     clients = []
 

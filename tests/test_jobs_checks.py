@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.jobs import scheduled_messages
-from bot.store.checks import get_check
+from bot.store.weekly_checks import get_check
 from tests.conftest import ShiftedClock
 from tests.slackreq import action_body, signed_headers
 from tests.slackreq import ROTATION_EMAILS

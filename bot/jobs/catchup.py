@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.jobs import checks, deadlines, handoff, missed, reminders, sla
+from bot.jobs import fix_deadlines, handoff, missed, reminders, sla, weekly_checks
 from bot.jobs.core import Context, Occurrence, Postpone, SKIPPED
 from bot.runbook.models import Runbook
 from bot.store import Store
-from bot.store.checks import checks_since
-from bot.store.clocks import (delivered, first_successes, notification_states, open_with_deadlines, run_records,
+from bot.store.weekly_checks import checks_since
+from bot.store.pass_reads import (delivered, first_successes, notification_states, open_with_deadlines, run_records,
                               successes_since)
 from bot.store.notifications import claim, finish
 from bot.store.overrides import active_overrides
@@ -30,10 +30,11 @@ log = logging.getLogger("oncall_bot.jobs")
 
 WINDOW = timedelta(days=8)          # how far back a pass looks: a missed weekly check is owed for a week
 LOOKAHEAD = timedelta(hours=24)     # how far ahead it looks for the next alarm
-RULES = (handoff, reminders, sla, deadlines, checks)
+RULES = (handoff, reminders, sla, fix_deadlines, weekly_checks)
 ACTS = {handoff.KIND: handoff.act, reminders.MEETING: reminders.act, reminders.SHIFT: reminders.act,
-        sla.KIND: sla.act, deadlines.CHASE: deadlines.act, deadlines.BREACH: deadlines.act,
-        deadlines.MONTH_END: deadlines.act, checks.CHECK: checks.act, checks.REMINDER: checks.act}
+        sla.KIND: sla.act, fix_deadlines.CHASE: fix_deadlines.act, fix_deadlines.BREACH: fix_deadlines.act,
+        fix_deadlines.MONTH_END: fix_deadlines.act, weekly_checks.CHECK: weekly_checks.act,
+        weekly_checks.REMINDER: weekly_checks.act}
 CALLS = {handoff.USERGROUP}          # done outside the pass (a Slack call, not a message): claimed only
 
 

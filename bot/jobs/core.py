@@ -23,7 +23,7 @@ from bot.runbook.fields import WorkingDays
 from bot.runbook.models import Runbook
 from bot.store import outbox
 from bot.store.notifications import notification_key
-from bot.store.clocks import RunRecord
+from bot.store.pass_reads import RunRecord
 from bot.store.records import Incident
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from bot.domain.deadlines import next_run
 from bot.domain.notices import notice
 from bot.domain.timeutil import iso
-from bot.jobs import deadlines, sla
+from bot.jobs import fix_deadlines, sla
 from bot.jobs.core import Context, Occurrence
 from bot.store import outbox
 from bot.store.incidents import record_action
@@ -33,7 +33,7 @@ def is_missed(ctx: Context, occ: Occurrence) -> bool:
     if occ.kind == sla.KIND:
         spec = ctx.runbook.pipelines[occ.scope]
         return next_run(spec.schedule, occ.subject, ctx.runbook.clock_zone(occ.scope)) <= ctx.now
-    return occ.kind == deadlines.BREACH
+    return occ.kind == fix_deadlines.BREACH
 
 
 def line(ctx: Context, occ: Occurrence, conn: Connection) -> dict | None:

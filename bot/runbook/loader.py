@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.runbook.checks import Finding, cross_reference_errors, warnings_for
+from bot.runbook.review import Finding, cross_reference_errors, warnings_for
 from bot.runbook.models import Runbook
 
 DEFAULT_PATH = "runbooks.yaml"

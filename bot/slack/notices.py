@@ -16,11 +16,11 @@ from bot.domain.notices import audience_from, instant, shift_from
 from bot.domain.rotation import Roster
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message
-from bot.slack.replies import clocks, scheduled
+from bot.slack.replies import runbook_clocks, scheduled
 from bot.slack.replies import swaps as say_swaps
 from bot.slack.text import escape
 from bot.store import swaps
-from bot.store.clocks import first_successes
+from bot.store.pass_reads import first_successes
 from bot.store.incidents import folded_count, get_incident, list_incidents
 
 WEEK = timedelta(days=7)
@@ -96,12 +96,12 @@ def _shift(w: World, n: dict) -> Message:
 
 
 def _sla_breach(w: World, n: dict) -> Message:
-    return clocks.sla_breach_reply(w.people, w.runbook.pipelines[n["pipeline"]], instant(n["deadline"]),
+    return runbook_clocks.sla_breach_reply(w.people, w.runbook.pipelines[n["pipeline"]], instant(n["deadline"]),
                                    audience_from(n["audience"]))
 
 
 def _sla_late(w: World, n: dict) -> Message:
-    return clocks.sla_late(w.runbook.pipelines[n["pipeline"]], instant(n["deadline"]), instant(n["arrived"]))
+    return runbook_clocks.sla_late(w.runbook.pipelines[n["pipeline"]], instant(n["deadline"]), instant(n["arrived"]))
 
 
 def _fix(render_one: Callable) -> Callable[[World, dict], Message]:
@@ -111,17 +111,17 @@ def _fix(render_one: Callable) -> Callable[[World, dict], Message]:
 
 def _month_end(w: World, n: dict) -> Message:
     due = [i for i in (get_incident(w.store, x) for x in n["incidents"]) if i is not None]
-    return clocks.month_end(w.runbook, w.people, n["pipeline"], instant(n["month_end"]), due,
+    return runbook_clocks.month_end(w.runbook, w.people, n["pipeline"], instant(n["month_end"]), due,
                             audience_from(n["audience"]))
 
 
 def _weekly_check(w: World, n: dict) -> Message:
-    return clocks.weekly_check(w.runbook, w.people, n["pipeline"], instant(n["due"]), w.open_incidents(),
+    return runbook_clocks.weekly_check(w.runbook, w.people, n["pipeline"], instant(n["due"]), w.open_incidents(),
                                audience_from(n["audience"]))
 
 
 def _check_reminder(w: World, n: dict) -> Message:
-    return clocks.check_reminder(w.runbook, w.people, n["pipeline"], instant(n["due"]), audience_from(n["audience"]))
+    return runbook_clocks.check_reminder(w.runbook, w.people, n["pipeline"], instant(n["due"]), audience_from(n["audience"]))
 
 
 def _swap(w: World, n: dict):
@@ -149,21 +149,21 @@ def _override_cancelled(w: World, n: dict) -> Message:
 def _missed(w: World, n: dict) -> Message:
     ids = [item["incident"] for item in n["items"] if item["what"] == "fix"]
     incidents = {i.id: i for i in (get_incident(w.store, x) for x in ids) if i is not None}
-    return clocks.missed_summary(w.runbook, n["items"], incidents, instant(n["seen"]))
+    return runbook_clocks.missed_summary(w.runbook, n["items"], incidents, instant(n["seen"]))
 
 
 def _flood(w: World, n: dict) -> Message:
-    return clocks.flood_summary(w.runbook, n["pipeline"], folded_count(w.store, n["key"]), instant(n["since"]),
+    return runbook_clocks.flood_summary(w.runbook, n["pipeline"], folded_count(w.store, n["key"]), instant(n["since"]),
                                 instant(n["until"]))
 
 
 def _usergroup_failed(w: World, n: dict) -> Message:
-    return clocks.usergroup_failed(n["usergroup"], n["person"], n["reason"])
+    return runbook_clocks.usergroup_failed(n["usergroup"], n["person"], n["reason"])
 
 
 RENDER: dict[str, Callable[[World, dict], Message]] = {
     "handoff": _handoff, "meeting_reminder": _meeting, "shift_reminder": _shift, "sla_breach": _sla_breach,
-    "sla_late": _sla_late, "fix_chase": _fix(clocks.fix_chase), "fix_breach": _fix(clocks.fix_breach),
+    "sla_late": _sla_late, "fix_chase": _fix(runbook_clocks.fix_chase), "fix_breach": _fix(runbook_clocks.fix_breach),
     "month_end": _month_end, "weekly_check": _weekly_check, "check_reminder": _check_reminder,
     "usergroup_failed": _usergroup_failed, "missed": _missed, "flood": _flood,
     "swap_request": lambda w, n: say_swaps.request_post(_swap(w, n), w.people.mention),

@@ -3,7 +3,7 @@
 from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
-from bot.slack.listeners import checks, commands, home, incidents, swaps
+from bot.slack.listeners import commands, home, incidents, swaps, weekly_checks
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
@@ -11,4 +11,4 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     home.register(app, runtime)
     incidents.register(app, runtime)
     swaps.register(app, runtime)
-    checks.register(app, runtime)
+    weekly_checks.register(app, runtime)

@@ -11,9 +11,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.runtime import Runtime
 from bot.slack.workspace import OURS, REFUSALS, teams_of, workspace_of
-from bot.slack.replies.clocks import CHECK_ACTION, checked
+from bot.slack.replies.runbook_clocks import CHECK_ACTION, checked
 from bot.store import outbox
-from bot.store.checks import record_check
+from bot.store.weekly_checks import record_check
 
 log = logging.getLogger("oncall_bot.checks")
 

@@ -185,7 +185,7 @@ def healthz(rt: Runtime):
 async def _sla_watch(rt: Runtime) -> dict:
     """Which pipelines' SLA is watched, and why not where it is not."""
     from bot.domain.deadlines import sla_watch
-    from bot.store.clocks import first_successes
+    from bot.store.pass_reads import first_successes
 
     try:
         reported = await asyncio.wait_for(asyncio.to_thread(first_successes, rt.store, rt.runbook), timeout=3)
