@@ -31,7 +31,12 @@ def build_app(rt: Runtime) -> AsyncApp:
     options["authorize"] = _dry_run_identity if rt.settings.dry_run else _identity(rt)
     app = AsyncApp(**options)
 
-    listeners.register(app, rt)
+    @app.middleware
+    async def runtime(context, next):
+        context["rt"] = rt  # listeners are module-level functions: they take the runtime from here
+        return await next()
+
+    listeners.register(app)
 
     @app.error
     async def on_error(error, body, logger):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.lookup import find_pipeline
 from bot.runtime import Runtime
@@ -19,40 +19,45 @@ def _split(text: str | None) -> tuple[list[str], str]:
     return (words[:-1] if public else words), ("in_channel" if public else "ephemeral")
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.command("/oncall")
-    async def oncall_command(ack: AsyncAck, command: dict) -> None:
-        words, visibility = _split(command.get("text"))
-        sub = words[0].lower() if words else ""
-        if sub in ("swap", "override", "overrides"):
-            # The note may end in "public": these replies are always private, so keep every word.
-            reply = await swaps.command(rt, sub, (command.get("text") or "").split()[1:], command)
-            await ack(**({"response_type": "ephemeral", **reply.payload()} if reply else {}))
-            return
-        now = rt.clock()
-        if sub in ("", "now", "who"):
-            reply = await oncall.now_message(rt.runbook, rt.directory, now, rt.overrides())
-        elif sub == "schedule":
-            weeks = words[1] if len(words) > 1 else "4"
-            if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= MAX_WEEKS:
-                reply = oncall.help_message(rt.runbook, f"`/oncall schedule` takes a number of weeks from 1 to {MAX_WEEKS}.")
-                visibility = "ephemeral"
-            else:
-                reply = await oncall.schedule_message(rt.runbook, rt.directory, now, int(weeks), rt.overrides())
-        elif sub == "help":
-            reply, visibility = oncall.help_message(rt.runbook), "ephemeral"
-        else:
-            reply = oncall.help_message(rt.runbook, f"I don't know `/oncall {sub[:40]}`.")
+async def oncall_command(ack: AsyncAck, command: dict, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    words, visibility = _split(command.get("text"))
+    sub = words[0].lower() if words else ""
+    if sub in ("swap", "override", "overrides"):
+        # The note may end in "public": these replies are always private, so keep every word.
+        reply = await swaps.command(rt, sub, (command.get("text") or "").split()[1:], command)
+        await ack(**({"response_type": "ephemeral", **reply.payload()} if reply else {}))
+        return
+    now = rt.clock()
+    if sub in ("", "now", "who"):
+        reply = await oncall.now_message(rt.runbook, rt.directory, now, rt.overrides())
+    elif sub == "schedule":
+        weeks = words[1] if len(words) > 1 else "4"
+        if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= MAX_WEEKS:
+            reply = oncall.help_message(rt.runbook, f"`/oncall schedule` takes a number of weeks from 1 to {MAX_WEEKS}.")
             visibility = "ephemeral"
-        await ack(response_type=visibility, **reply.payload())
-
-    @app.command("/runbook")
-    async def runbook_command(ack: AsyncAck, command: dict) -> None:
-        words, visibility = _split(command.get("text"))
-        name = unescape(" ".join(words))
-        key = find_pipeline(rt.runbook, name)
-        if key is None:
-            reply, visibility = runbook_replies.known_pipelines(rt.runbook, name or None), "ephemeral"
         else:
-            reply = await runbook_replies.card(rt.runbook, key, rt.directory)
-        await ack(response_type=visibility, **reply.payload())
+            reply = await oncall.schedule_message(rt.runbook, rt.directory, now, int(weeks), rt.overrides())
+    elif sub == "help":
+        reply, visibility = oncall.help_message(rt.runbook), "ephemeral"
+    else:
+        reply = oncall.help_message(rt.runbook, f"I don't know `/oncall {sub[:40]}`.")
+        visibility = "ephemeral"
+    await ack(response_type=visibility, **reply.payload())
+
+
+async def runbook_command(ack: AsyncAck, command: dict, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    words, visibility = _split(command.get("text"))
+    name = unescape(" ".join(words))
+    key = find_pipeline(rt.runbook, name)
+    if key is None:
+        reply, visibility = runbook_replies.known_pipelines(rt.runbook, name or None), "ephemeral"
+    else:
+        reply = await runbook_replies.card(rt.runbook, key, rt.directory)
+    await ack(response_type=visibility, **reply.payload())
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/oncall")(oncall_command)
+    app.command("/runbook")(runbook_command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.runtime import Runtime
 from bot.slack.replies.home import home_view
@@ -12,12 +12,15 @@ from bot.slack.replies.home import home_view
 log = logging.getLogger("oncall_bot.home")
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.event("app_home_opened")
-    async def home_opened(event: dict) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        rt.spawn(publish(rt, event["user"]))
+async def home_opened(event: dict, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    if event.get("tab", "home") != "home":
+        return
+    rt.spawn(publish(rt, event["user"]))
+
+
+def register(app: AsyncApp) -> None:
+    app.event("app_home_opened")(home_opened)
 
 
 async def publish(rt: Runtime, user_id: str) -> None:

@@ -11,7 +11,7 @@ import logging
 import re
 from datetime import datetime, time, timedelta
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot.domain.rotation import Roster
 from bot.domain.changes import next_shift
@@ -181,50 +181,54 @@ def span_from_view(values: dict, rt: Runtime) -> tuple[Span | None, dict[str, st
     return Span(start, end), {}
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.view("swap_request")
-    async def swap_submitted(ack: AsyncAck, body: dict, view: dict) -> None:
-        actor = await actor_of(rt, body)
-        if actor is None:
-            await ack(response_action="errors", errors={"start_date": NOT_KNOWN[:150]})
-            return
-        span, errors = span_from_view((view.get("state") or {}).get("values") or {}, rt)
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        note = (((view["state"]["values"].get("note") or {}).get("note") or {}).get("value") or "").strip()
-        rotation = view.get("private_metadata") or rotation_of(rt, actor.name)
-        if rotation not in rt.runbook.rotations:
-            rotation = rotation_of(rt, actor.name)
-        outcome, _ = await rt.db(swaps_flow.request_cover, rt.runbook, rotation, actor, span, note, rt.clock())
-        if not outcome.ok:
-            await ack(response_action="errors", errors={"start_date": render.say(outcome, rt.directory.mention)[:150]})
-            return
-        await ack()
-        await changed(rt, True)
+async def swap_submitted(ack: AsyncAck, body: dict, view: dict, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    actor = await actor_of(rt, body)
+    if actor is None:
+        await ack(response_action="errors", errors={"start_date": NOT_KNOWN[:150]})
+        return
+    span, errors = span_from_view((view.get("state") or {}).get("values") or {}, rt)
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    note = (((view["state"]["values"].get("note") or {}).get("note") or {}).get("value") or "").strip()
+    rotation = view.get("private_metadata") or rotation_of(rt, actor.name)
+    if rotation not in rt.runbook.rotations:
+        rotation = rotation_of(rt, actor.name)
+    outcome, _ = await rt.db(swaps_flow.request_cover, rt.runbook, rotation, actor, span, note, rt.clock())
+    if not outcome.ok:
+        await ack(response_action="errors", errors={"start_date": render.say(outcome, rt.directory.mention)[:150]})
+        return
+    await ack()
+    await changed(rt, True)
 
-    async def clicked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
-        await ack()
-        actor = await actor_of(rt, body)
-        if actor is None:
-            await _tell(respond, NOT_KNOWN)
-            return
-        try:
-            target = int(action.get("value", ""))
-        except ValueError:
-            return
-        await rt.directory.resolve(rt.runbook.people)
-        slack_id, now = (lambda n: slack_id_of(rt, n)), rt.clock()
-        kind = action["action_id"]
-        if kind == "swap_accept":
-            outcome = await rt.db(swaps_flow.accept, rt.runbook, target, actor, slack_id, now)
-        elif kind == "swap_cancel":
-            outcome = await rt.db(swaps_flow.cancel_request, target, actor, now)
-        else:
-            outcome = await rt.db(swaps_flow.cancel_override_by, rt.runbook, target, actor, slack_id, now)
-        await changed(rt, outcome.ok)
-        await _tell(respond, render.say(outcome, rt.directory.mention))
 
+async def clicked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    await ack()
+    actor = await actor_of(rt, body)
+    if actor is None:
+        await _tell(respond, NOT_KNOWN)
+        return
+    try:
+        target = int(action.get("value", ""))
+    except ValueError:
+        return
+    await rt.directory.resolve(rt.runbook.people)
+    slack_id, now = (lambda n: slack_id_of(rt, n)), rt.clock()
+    kind = action["action_id"]
+    if kind == "swap_accept":
+        outcome = await rt.db(swaps_flow.accept, rt.runbook, target, actor, slack_id, now)
+    elif kind == "swap_cancel":
+        outcome = await rt.db(swaps_flow.cancel_request, target, actor, now)
+    else:
+        outcome = await rt.db(swaps_flow.cancel_override_by, rt.runbook, target, actor, slack_id, now)
+    await changed(rt, outcome.ok)
+    await _tell(respond, render.say(outcome, rt.directory.mention))
+
+
+def register(app: AsyncApp) -> None:
+    app.view("swap_request")(swap_submitted)
     for action_id in ("swap_accept", "swap_cancel", "override_cancel"):
         app.action(action_id)(clicked)
 

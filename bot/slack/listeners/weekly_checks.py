@@ -7,7 +7,7 @@ import json
 import logging
 from datetime import datetime
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot.runtime import Runtime
 from bot.slack.workspace import OURS, REFUSALS, teams_of, workspace_of
@@ -18,28 +18,31 @@ from bot.store.weekly_checks import record_check
 log = logging.getLogger("oncall_bot.checks")
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
-    @app.action(CHECK_ACTION)
-    async def on_checked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
-        await ack()
-        if (where := await workspace_of(rt, body)) != OURS:
-            log.warning("refused %s from workspace %s (%s)", CHECK_ACTION, teams_of(body), where)
-            await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
-            return
-        try:
-            value = json.loads(action.get("value") or "")
-            pipeline, due = value["pipeline"], datetime.fromisoformat(value["due"].replace("Z", "+00:00"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("weekly check button with a bad value: %r", action.get("value"))
-            return
-        if pipeline not in rt.runbook.pipelines:
-            await respond(text=f"The runbook no longer has a pipeline {pipeline!r}.", response_type="ephemeral",
-                          replace_original=False)
-            return
-        container = body.get("container") or {}
-        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-        await rt.db(_record, rt, pipeline, due, body["user"]["id"], channel, container.get("message_ts"))
-        rt.wake_delivery()
+async def on_checked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    await ack()
+    if (where := await workspace_of(rt, body)) != OURS:
+        log.warning("refused %s from workspace %s (%s)", CHECK_ACTION, teams_of(body), where)
+        await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
+        return
+    try:
+        value = json.loads(action.get("value") or "")
+        pipeline, due = value["pipeline"], datetime.fromisoformat(value["due"].replace("Z", "+00:00"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("weekly check button with a bad value: %r", action.get("value"))
+        return
+    if pipeline not in rt.runbook.pipelines:
+        await respond(text=f"The runbook no longer has a pipeline {pipeline!r}.", response_type="ephemeral",
+                      replace_original=False)
+        return
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    await rt.db(_record, rt, pipeline, due, body["user"]["id"], channel, container.get("message_ts"))
+    rt.wake_delivery()
+
+
+def register(app: AsyncApp) -> None:
+    app.action(CHECK_ACTION)(on_checked)
 
 
 def _record(store, rt: Runtime, pipeline: str, due: datetime, user: str, channel: str | None,
