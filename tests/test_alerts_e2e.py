@@ -49,39 +49,20 @@ def texts(call) -> str:
 def parent_of(fake_slack, marker: str, timeout: float = 10):
     """The incident's top-level message in its channel (scheduled messages may share the fake Slack;
     a page's direct message, which may now come first, is not it)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for call in fake_slack.of("chat.postMessage"):
-            if not call.args.get("thread_ts") and not call.args["channel"].startswith("D") and marker in texts(call):
-                return call
-        time.sleep(0.02)
-    raise AssertionError(f"no top-level message with {marker!r}")
-
-
-def _calls_about(fake_slack, parent, method: str, field: str, count: int, timeout: float) -> list:
-    """`method` calls whose `field` is the parent's ts, waiting until there are `count`."""
-    import time
-
-    ts = fake_slack_ts(fake_slack, parent)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in fake_slack.of(method) if c.args.get(field) == ts]
-        if len(found) >= count:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"expected {count} {method} call(s) with {field}={ts}")
+    return fake_slack.wait_for("chat.postMessage", timeout=timeout, wanted=lambda c: not c.args.get("thread_ts")
+                               and not c.args["channel"].startswith("D") and marker in texts(c))[0]
 
 
 def thread(fake_slack, parent, count: int, timeout: float = 10) -> list:
     """Replies in the parent's thread."""
-    return _calls_about(fake_slack, parent, "chat.postMessage", "thread_ts", count, timeout)
+    ts = fake_slack_ts(fake_slack, parent)
+    return fake_slack.wait_for("chat.postMessage", count, timeout, lambda c: c.args.get("thread_ts") == ts)
 
 
 def updates(fake_slack, parent, count: int, timeout: float = 10) -> list:
     """Edits of the parent message."""
-    return _calls_about(fake_slack, parent, "chat.update", "ts", count, timeout)
+    ts = fake_slack_ts(fake_slack, parent)
+    return fake_slack.wait_for("chat.update", count, timeout, lambda c: c.args.get("ts") == ts)
 
 
 def fake_slack_ts(fake_slack, parent) -> str:

@@ -71,27 +71,11 @@ def swap_posts(bot, channel: str | None = None) -> list:
 
 
 def wait_posts(bot, wanted, count: int = 1, timeout: float = 10) -> list:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in bot.fake.of("chat.postMessage") if wanted(c)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.02)
-    raise AssertionError([c.args.get("text") for c in bot.fake.of("chat.postMessage")])
+    return bot.fake.wait_for("chat.postMessage", count, timeout, wanted)
 
 
 def wait_updates(bot, wanted) -> list:
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [c for c in bot.fake.of("chat.update") if wanted(texts(c))]
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError([c.args.get("text") for c in bot.fake.of("chat.update")])
+    return bot.fake.wait_for("chat.update", wanted=lambda c: wanted(texts(c)))
 
 
 def in_thread(bot, words: str, count: int = 1) -> list:
