@@ -115,16 +115,16 @@ async def background(rt: Runtime):
     from bot.jobs import start_scheduler
     from bot.slack.delivery import Delivery
 
-    rt.delivery = Delivery(rt)
-    worker = asyncio.create_task(rt.delivery.run(), name="outbox")
+    delivery = Delivery(rt)
+    worker = asyncio.create_task(delivery.run(), name="outbox")
     scheduler = start_scheduler(rt)
     try:
         yield
     finally:
         scheduler.shutdown(wait=False)
-        rt.delivery.stop()
+        delivery.stop()
         await worker
-        await asyncio.to_thread(rt.stop_db)
+        await asyncio.to_thread(rt.runner.stop)
 
 
 def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Starlette:

@@ -392,7 +392,7 @@ def test_an_oncall_escalation_step_mentions_who_is_on_call_now(database_url, fak
     add_override(bot.runtime.store, rotation="data-engineering", person="Laura",
                  start=WEEKDAY_NIGHT, end=WEEKDAY_NIGHT + timedelta(hours=6), created_by="U0DANNY",
                  now=WEEKDAY_NIGHT)
-    bot.runtime.refresh_overrides()
+    bot.runtime.overrides.refresh()
     bot.clock.set(WEEKDAY_NIGHT + timedelta(minutes=31))
     bot.portal.call(incident_clocks, bot.runtime)
     reply = next(c for c in thread(fake_slack, parent, 1) if "Escalated" in texts(c))

@@ -56,7 +56,7 @@ def _identity(rt: Runtime):
     request meanwhile ("installation no longer available"), so a restart during a Slack outage would
     silence the bot. This asks once in the background and answers without the bot's ids until then."""
     async def authorize(enterprise_id=None, team_id=None, **_):
-        asking = rt.identity()
+        asking = rt.identity.asking()
         if not asking.done():
             await asyncio.wait([asking], timeout=IDENTITY_WAIT)
         failed = asking.done() and asking.exception() is not None

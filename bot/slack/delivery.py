@@ -61,14 +61,11 @@ class Delivery:
         # batch must be done long before the lease ends, or another replica would send it again.
         self.rt = rt
         self.batch = batch
-        self._wake = asyncio.Event()
+        self._wake = rt.bell  # rung by whoever commits a row (rt.wake_delivery)
         self._channel_ids: dict[str, str] = {}  # "#name" → the ID Slack answered with
         self._stopping = False
         self._stopped = asyncio.Event()
         self._holding: OutboxItem | None = None  # the row being delivered: its lease is renewed before each call
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self) -> None:
         """Drain forever; woken early by `wake()` after an intake, else polls once a second."""

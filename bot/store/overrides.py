@@ -5,13 +5,17 @@ They come back as the domain's OverrideSpan, so rotation and policy apply them l
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import time
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 
 from bot.domain.rotation import OverrideSpan
 from bot.store.db import Db, tx
 from bot.store.schema import overrides
+
+log = logging.getLogger("oncall_bot.store")
 
 
 def add_override(db: Db, *, rotation: str, person: str, start: datetime, end: datetime, created_by: str,
@@ -41,3 +45,27 @@ def active_overrides(db: Db, ending_after: datetime | None = None) -> list[Overr
     with tx(db, read=True) as conn:
         return [OverrideSpan(row.person, row.start_at, row.end_at, row.rotation, row.note, "slack", f"db-{row.id}")
                 for row in conn.execute(query)]
+
+
+class CachedOverrides:
+    """The store's overrides for answers that must not query per request (/oncall answers in about a
+    millisecond): this process refreshes after each change it makes; other replicas' changes show
+    within `ttl` seconds."""
+
+    def __init__(self, store, clock, ttl: float = 5.0, history: timedelta = timedelta(weeks=5)):
+        self.store, self.clock, self.ttl, self.history = store, clock, ttl, history
+        self._spans: list = []
+        self._at = float("-inf")
+
+    def __call__(self) -> list:
+        if time.monotonic() - self._at > self.ttl:
+            self.refresh()
+        return self._spans
+
+    def refresh(self) -> list:
+        try:
+            self._spans = active_overrides(self.store, self.clock() - self.history)
+        except Exception as err:  # the database is away: keep the last list, try again after the TTL
+            log.warning("cannot read overrides, keeping %d cached: %s", len(self._spans), err)
+        self._at = time.monotonic()
+        return self._spans

@@ -111,7 +111,7 @@ async def person_named(rt: Runtime, word: str) -> str | None:
 
 async def changed(rt: Runtime, ok: bool) -> None:
     if ok:
-        await rt.db(lambda _store: rt.refresh_overrides())
+        await rt.db(lambda _store: rt.overrides.refresh())
         rt.wake_delivery()
 
 
