@@ -7,13 +7,17 @@ from datetime import datetime
 from typing import Any, Mapping
 
 
-def from_mapping(cls, row: Mapping[str, Any]):
-    """A record dataclass from a row mapping with (at least) its field names."""
-    return cls(**{f.name: row[f.name] for f in fields(cls)})
+class Record:
+    """A frozen dataclass of one store row."""
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]):
+        """From a row mapping with (at least) the dataclass's field names."""
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)
-class Incident:
+class Incident(Record):
     id: int
     pipeline: str
     pipeline_raw: str
@@ -54,17 +58,13 @@ class Incident:
         """Opened by the SLA watch: no success was reported, and no failure either."""
         return self.origin == "missing_report"
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "Incident":
-        return from_mapping(cls, row)
-
     @property
     def is_open(self) -> bool:
         return self.status != "resolved"
 
 
 @dataclass(frozen=True)
-class OutboxItem:
+class OutboxItem(Record):
     id: int
     incident_id: int | None
     kind: str
@@ -83,20 +83,12 @@ class OutboxItem:
     result: dict[str, Any] | None
     priority: int = 1
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "OutboxItem":
-        return from_mapping(cls, row)
-
 
 @dataclass(frozen=True)
-class Action:
+class Action(Record):
     id: int
     incident_id: int | None
     kind: str
     actor: str
     at: datetime
     detail: dict[str, Any] | None
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "Action":
-        return from_mapping(cls, row)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
 
 from sqlalchemy import insert, select, update
 
 from bot.store.db import Db, tx
-from bot.store.records import from_mapping
+from bot.store.records import Record
 from bot.store.schema import overrides, swap_requests
 
 
 @dataclass(frozen=True)
-class SwapRequest:
+class SwapRequest(Record):
     id: int
     rotation: str
     requester: str
@@ -38,13 +37,9 @@ class SwapRequest:
     expired_at: datetime | None
     asked: str | None = None  # the one teammate asked (an override proposed for them); None: anyone
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "SwapRequest":
-        return from_mapping(cls, row)
-
 
 @dataclass(frozen=True)
-class OverrideRecord:
+class OverrideRecord(Record):
     """A stored override with its audit trail (the domain's OverrideSpan has no who/when)."""
 
     id: int
@@ -60,10 +55,6 @@ class OverrideRecord:
     cancelled_by: str | None
     cancelled_by_name: str | None
     swap_id: int | None
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "OverrideRecord":
-        return from_mapping(cls, row)
 
 
 def create(db: Db, *, rotation: str, requester: str, requester_id: str, start: datetime, end: datetime,
@@ -107,21 +98,21 @@ def expire_due(db: Db, now: datetime) -> list[int]:
 
 
 def listing(db: Db, *, ending_after: datetime | None = None, states: tuple[str, ...] | None = None) -> list[SwapRequest]:
-    query = select(swap_requests).order_by(swap_requests.c.id)
-    if ending_after is not None:
-        query = query.where(swap_requests.c.end_at > ending_after)
+    conditions = [swap_requests.c.end_at > ending_after] if ending_after is not None else []
     if states:
-        query = query.where(swap_requests.c.state.in_(states))
-    with tx(db, read=True) as conn:
-        return [SwapRequest.from_row(row) for row in conn.execute(query).mappings()]
+        conditions.append(swap_requests.c.state.in_(states))
+    return _records(db, swap_requests, SwapRequest, conditions)
 
 
 def override_records(db: Db, *, ending_after: datetime | None = None, active: bool = False) -> list[OverrideRecord]:
     """Stored overrides with who set and cancelled them, oldest first (later ones win where they overlap)."""
-    query = select(overrides).order_by(overrides.c.id)
-    if ending_after is not None:
-        query = query.where(overrides.c.end_at > ending_after)
+    conditions = [overrides.c.end_at > ending_after] if ending_after is not None else []
     if active:
-        query = query.where(overrides.c.cancelled_at.is_(None))
+        conditions.append(overrides.c.cancelled_at.is_(None))
+    return _records(db, overrides, OverrideRecord, conditions)
+
+
+def _records(db: Db, table, record: type[Record], conditions: list) -> list:
+    query = select(table).where(*conditions).order_by(table.c.id)
     with tx(db, read=True) as conn:
-        return [OverrideRecord.from_row(row) for row in conn.execute(query).mappings()]
+        return [record.from_row(row) for row in conn.execute(query).mappings()]
