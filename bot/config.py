@@ -7,6 +7,24 @@ import secrets
 from dataclasses import dataclass
 
 DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///oncall.db"
+DEFAULT_RUNBOOKS_PATH = "runbooks.yaml"
+
+
+def configured_database_url(env: dict[str, str] | None = None) -> str | None:
+    """DATABASE_URL as set, or None: the one reading of it (`serve`, the CLI and the store ask here)."""
+    env = os.environ if env is None else env
+    return env.get("DATABASE_URL") or None
+
+
+def database_url(env: dict[str, str] | None = None) -> str:
+    return configured_database_url(env) or DEFAULT_DATABASE_URL
+
+
+def runbooks_path(env: dict[str, str] | None = None) -> str:
+    """RUNBOOKS_PATH: the one reading of it."""
+    env = os.environ if env is None else env
+    return env.get("RUNBOOKS_PATH") or DEFAULT_RUNBOOKS_PATH
 
 
 class ConfigError(Exception):
@@ -72,8 +90,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         signing_secret=secret,
         app_token=app_token,
         api_url=api_url,
-        runbooks_path=env.get("RUNBOOKS_PATH") or "runbooks.yaml",
-        database_url=env.get("DATABASE_URL") or "sqlite:///oncall.db",
+        runbooks_path=runbooks_path(env),
+        database_url=database_url(env),
         alerts_token=env.get("ALERTS_TOKEN") or None,
         port=port,
         generated_secret=generated,

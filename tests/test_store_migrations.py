@@ -130,7 +130,7 @@ def test_database_urls():
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///oncall.db") == "sqlite:///oncall.db"
-    from bot.store.engine import database_url
+    from bot.config import database_url
 
     assert database_url({}) == "sqlite:///oncall.db"
     assert database_url({"DATABASE_URL": "postgresql://x/y"}) == "postgresql://x/y"

@@ -46,7 +46,9 @@ def open_store(url: str):
 def store_overrides() -> list:
     """Swaps and overrides made in Slack, when DATABASE_URL is set (SQLAlchemy is imported only then)."""
 
-    url = os.environ.get("DATABASE_URL")
+    from bot.config import configured_database_url
+
+    url = configured_database_url()  # the CLI reads the store only when one is configured
     if not url:
         return []
     try:

@@ -100,7 +100,7 @@ def cmd_ics(args) -> int:
 def cmd_overrides(args) -> int:
     from bot.domain.rotation import runbook_overrides
     from bot.domain.timeutil import iso
-    from bot.store.engine import database_url
+    from bot.config import database_url
 
     rb = load_args(args).runbook
     from_yaml = [{"id": o.id, "rotation": o.rotation, "person": o.person, "start": iso(o.start), "end": iso(o.end),

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from bot.runbook.review import Finding, cross_reference_errors, warnings_for
 from bot.runbook.models import Runbook
 
-DEFAULT_PATH = "runbooks.yaml"
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -61,7 +60,9 @@ class Loaded:
 
 
 def runbook_path(path: str | os.PathLike | None = None) -> str:
-    return str(path or os.environ.get("RUNBOOKS_PATH") or DEFAULT_PATH)
+    from bot.config import runbooks_path
+
+    return str(path or runbooks_path())
 
 
 def load(path: str | os.PathLike | None = None) -> Loaded:

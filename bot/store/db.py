@@ -12,7 +12,8 @@ from typing import Any, ContextManager, Iterator
 from sqlalchemy import Connection, Engine
 
 from bot.store import migrations
-from bot.store.engine import READ_ONLY, database_url, make_engine
+from bot.config import database_url
+from bot.store.engine import READ_ONLY, make_engine
 
 
 class Store:

@@ -8,7 +8,6 @@ transaction across a killed process (only an OS crash or power loss can drop the
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from typing import Any
@@ -16,14 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-DEFAULT_URL = "sqlite:///oncall.db"
 BUSY_TIMEOUT_MS = 15_000
 READ_ONLY = "oncall_read_only"  # execution option of read-only transactions
-
-
-def database_url(env: dict[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return env.get("DATABASE_URL") or DEFAULT_URL
 
 
 def normalize_url(url: str) -> str:
