@@ -24,7 +24,7 @@ def imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("layer, forbidden", [
     ("domain", ("bot.store", "bot.slack", "bot.jobs", "bot.alerts")),
-    ("runbook", ("bot.store", "bot.slack", "bot.jobs", "bot.alerts")),
+    ("runbook", ("bot.domain", "bot.store", "bot.slack", "bot.jobs", "bot.alerts")),
     ("jobs", ("bot.slack",)),
     ("alerts", ("bot.slack",)),
     ("store", ("bot.slack", "bot.jobs", "bot.alerts")),
@@ -36,3 +36,15 @@ def test_no_import_runs_the_wrong_way(layer, forbidden):
     wrong = [f"{path.relative_to(BOT)} imports {module}" for path in files for module in sorted(imports(path))
              if module.startswith(forbidden)]
     assert wrong == []
+
+
+def test_the_domain_reads_no_file_and_no_clock():
+    """The one way out of the domain is the holiday table (bot.holiday_calendars); `now` is an argument."""
+    found = []
+    for path in sorted((BOT / "domain").rglob("*.py")):
+        text = path.read_text()
+        found += [f"{path.name}: {word}" for word in ("open(", "read_text(", "date.today(", "datetime.now(", "os.environ")
+                  if word in text]
+        found += [f"{path.name} imports {m}" for m in imports(path)
+                  if m.startswith("bot.") and not m.startswith(("bot.domain", "bot.runbook", "bot.holiday_calendars"))]
+    assert found == []

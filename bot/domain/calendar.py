@@ -15,9 +15,11 @@ DayKind = Literal["weekdays", "weekends", "holidays"]
 
 @lru_cache(maxsize=64)
 def _public_holidays(country: str, subdiv: str | None, year: int) -> dict[date, str]:
-    from bot.domain import public_holidays
+    # The one way out of the domain: the holiday table of a year (a pure function of its arguments,
+    # kept on disk by bot.holiday_calendars only because importing `holidays` is slow).
+    from bot import holiday_calendars
 
-    return public_holidays.names(country, subdiv, year)
+    return holiday_calendars.names(country, subdiv, year)
 
 
 def holiday_name(runbook: Runbook, day: date) -> str | None:

@@ -92,10 +92,10 @@ def cross_reference_errors(data: dict) -> list[Finding]:
 
 
 def _holiday_calendar_errors(country: str, subdiv: str | None) -> list[Finding]:
-    from bot.domain import public_holidays
+    from bot import holiday_calendars
 
     # Listing the supported countries imports every country module (~0.25 s): only done to explain an error.
-    if public_holidays.known(country, subdiv):
+    if holiday_calendars.known(country, subdiv):
         return []
     import holidays
 

@@ -38,8 +38,10 @@ def known(country: str, subdiv: str | None) -> bool:
     prefix = f"{country}|{subdiv or ''}|"
     if any(key.startswith(prefix) for key in _cache()):
         return True
+    import holidays
+
     try:
-        names(country, subdiv, date.today().year)
+        holidays.country_holidays(country, subdiv=subdiv)
     except NotImplementedError:
         return False
     return True
