@@ -8,6 +8,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.answers import oncall_now
 from bot.domain.rotation import Roster
+from bot.domain.policy import owners_of
 from bot.runbook.models import Runbook
 from bot.slack.blocks import VIEW_BLOCKS, bullet_list, context, divider, header, section
 from bot.slack.people import Directory
@@ -35,8 +36,9 @@ async def home_view(runbook: Runbook, people: Directory, user_id: str, at: datet
         lines = [f"{date_token(s.start)} → {date_token(s.end)}" + (" _(override)_" if s.is_override else "")
                  for s in sorted(mine, key=lambda s: s.start)[:10]]
         blocks.append(section("*Your next shifts*\n" + (bullet_list(lines) or "_none in the next 12 weeks_")))
-        owned = [(key, p, "primary" if p.owners.primary == me else "secondary")
-                 for key, p in runbook.pipelines.items() if p.owners and me in (p.owners.primary, p.owners.secondary)]
+        roles = ("primary", "secondary")
+        owned = [(key, p, roles[owners_of(runbook, key).index(me)])
+                 for key, p in runbook.pipelines.items() if me in owners_of(runbook, key)]
         owned_lines = [f"*{escape(p.name)}* (`{key}`): {role}" for key, p, role in owned]
         blocks.append(section("*Pipelines you own*\n" + (bullet_list(owned_lines) or "_none_")))
     blocks.append(context("`/oncall` · `/oncall schedule` · `/runbook <pipeline>`"))

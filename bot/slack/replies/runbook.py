@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.describe import policy_text, schedule_text, sla_text
+from bot.domain.policy import owners_of
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, divider, fields, header, message, section
 from bot.slack.people import Directory
@@ -18,8 +19,7 @@ def known_pipelines(runbook: Runbook, asked: str | None) -> Message:
 
 async def card(runbook: Runbook, key: str, people: Directory) -> Message:
     p = runbook.pipelines[key]
-    owners = [p.owners.primary, p.owners.secondary] if p.owners else []
-    await people.resolve([o for o in owners if o])
+    await people.resolve(owners_of(runbook, key))
     owner_text = (f"{people.mention(p.owners.primary)} (primary)\n"
                   f"{people.mention(p.owners.secondary) if p.owners.secondary else '_none_'} (secondary)"
                   if p.owners else "_not given_")
@@ -44,5 +44,5 @@ async def card(runbook: Runbook, key: str, people: Directory) -> Message:
         blocks.append(context(f":warning: Incomplete runbook: no {', '.join(missing)}. "
                               "Alerts still reach whoever is on call."))
     blocks.append(context(f"`{key}` · from {escape(runbook.team.name)}'s runbooks.yaml"))
-    fallback = f"Runbook {p.name}: owners {', '.join(o for o in owners if o) or 'not given'}"
+    fallback = f"Runbook {p.name}: owners {', '.join(owners_of(runbook, key)) or 'not given'}"
     return message(fallback, blocks)

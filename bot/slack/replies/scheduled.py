@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from bot.domain.calendar import day_kind, holiday_name
 from bot.domain.rotation import Shift
 from bot.domain.timeutil import utc_text
+from bot.domain.policy import owners_of
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
@@ -67,10 +68,10 @@ def swap_lines(people, shifts: list[Shift]) -> list[str]:
 
 def weekly_check_lines(runbook: Runbook, people) -> list[str]:
     lines = []
-    for p in runbook.pipelines.values():
+    for key, p in runbook.pipelines.items():
         check = p.on_call.weekly_check if p.on_call else None
         if check and not p.on_call.rotation:
-            owners = [n for n in ((p.owners.primary, p.owners.secondary) if p.owners else ()) if n]
+            owners = owners_of(runbook, key)
             lines.append(f"*{escape(p.name)}*: no on-call; {', '.join(people.plain(n) for n in owners) or 'nobody'} "
                          f"check it every {check.day.capitalize()} {check.time:%H:%M} ({runbook.team.timezone})")
     return lines
