@@ -87,11 +87,15 @@ class Directory:
         """Grows as people are resolved; a rendered reply is reusable while it stays the same."""
         return sum(1 for found in self._ids.values() if found)
 
+    def known_id(self, name: str | None) -> str | None:
+        """A resolved person's Slack ID (call `resolve` first); None if Slack does not know them."""
+        return self._ids.get(name) if name else None
+
     def mention(self, name: str | None) -> str:
         """Call `resolve` first; an unresolved person is shown as a bold name."""
         if not name:
             return "_nobody_"
-        found = self._ids.get(name)
+        found = self.known_id(name)
         return f"<@{found}>" if found else f"*{escape(name)}*"
 
     def plain(self, name: str | None) -> str:

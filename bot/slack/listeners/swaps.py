@@ -41,12 +41,6 @@ def _reply(text: str) -> Message:
     return message(text, [section(text)])
 
 
-def slack_id_of(rt: Runtime, name: str | None) -> str | None:
-    """A resolved person's Slack ID (call `directory.resolve` first); None if Slack does not know them."""
-    shown = rt.directory.mention(name) if name else ""
-    return shown[2:-1] if shown.startswith("<@") else None
-
-
 def rotation_of(rt: Runtime, person: str | None) -> str | None:
     """The rotation a person belongs to (the team's default one if none lists them)."""
     return next((k for k, r in rt.runbook.rotations.items() if person in r.members), rt.runbook.default_rotation)
@@ -97,7 +91,7 @@ async def command(rt: Runtime, sub: str, words: list[str], body: dict) -> Messag
         outcome, _ = await rt.db(swaps_flow.request_cover, rt.runbook, rotation, actor, span, note, now)
     else:
         outcome = await rt.db(swaps_flow.set_override, rt.runbook, rotation, actor, target, span, note,
-                              lambda n: slack_id_of(rt, n), now)
+                              rt.directory.known_id, now)
     await changed(rt, outcome.ok)
     return _reply(render.say(outcome, rt.directory.mention))
 
@@ -215,7 +209,7 @@ async def clicked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond
     except ValueError:
         return
     await rt.directory.resolve(rt.runbook.people)
-    slack_id, now = (lambda n: slack_id_of(rt, n)), rt.clock()
+    slack_id, now = rt.directory.known_id, rt.clock()
     kind = action["action_id"]
     if kind == "swap_accept":
         outcome = await rt.db(swaps_flow.accept, rt.runbook, target, actor, slack_id, now)
