@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from bot.domain import policy
-from bot.domain.calendar import day_kind
+from bot.domain.calendar import day_kind, working_days
 from bot.domain.rotation import OverrideSpan
 from bot.domain.timeutil import local_instant
 from bot.runbook.models import Runbook
@@ -48,12 +48,8 @@ def situations(runbook: Runbook, start: date) -> dict[str, datetime]:
 
 
 def _last_working_day(runbook: Runbook, day: date) -> bool:
-    later = day + timedelta(days=1)
-    while later.month == day.month:
-        if day_kind(runbook, later) == "weekdays":
-            return False
-        later += timedelta(days=1)
-    return True
+    later = next(working_days(runbook, day, 1, within=31), None)
+    return later is None or later.month != day.month
 
 
 def cell(runbook: Runbook, pipeline: str, kind: str, at: datetime) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Iterator, Literal
 
 from bot.domain.timeutil import local_instant
 from bot.runbook.fields import WEEKDAYS
@@ -47,29 +48,35 @@ def in_work_hours(runbook: Runbook, at: datetime) -> bool:
     return day_kind(runbook, local.date()) == "weekdays" and hours.start <= local.time() < hours.end
 
 
+def working_days(runbook: Runbook, day: date, step: int, *, include: bool = False, within: int = 400) -> Iterator[date]:
+    """Working days from `day` (`day` itself too if `include`), forward (step 1) or back (step -1),
+    looking at most `within` calendar days: the one walk over the team's calendar."""
+    if not include:
+        day += timedelta(days=step)
+    for _ in range(within):
+        if day_kind(runbook, day) == "weekdays":
+            yield day
+        day += timedelta(days=step)
+
+
+def _no_working_day() -> ValueError:
+    return ValueError("no working day within 400 days: check team.work_hours and holidays")
+
+
 def next_work_start(runbook: Runbook, at: datetime) -> datetime:
     """The first start of work hours strictly after `at` (holidays and non-working days skipped)."""
-    day = local_date(runbook, at)
-    for offset in range(0, 400):
-        candidate_day = day + timedelta(days=offset)
-        if day_kind(runbook, candidate_day) != "weekdays":
-            continue
-        start = local_instant(candidate_day, runbook.team.work_hours.start, runbook.tz)
+    for day in working_days(runbook, local_date(runbook, at), 1, include=True):
+        start = local_instant(day, runbook.team.work_hours.start, runbook.tz)
         if start > at:
             return start
-    raise ValueError("no working day within 400 days: check team.work_hours and holidays")
+    raise _no_working_day()
 
 
 def working_days_before(runbook: Runbook, at: datetime, count: int) -> datetime:
     """The same local wall time `count` working days before `at` (weekends and holidays skipped)."""
     local = at.astimezone(runbook.tz)
-    day = local.date()
-    for _ in range(count):
-        day -= timedelta(days=1)
-        for _ in range(400):
-            if day_kind(runbook, day) == "weekdays":
-                break
-            day -= timedelta(days=1)
-        else:
-            raise ValueError("no working day within 400 days: check team.work_hours and holidays")
+    days = working_days(runbook, local.date(), -1, within=400 * count)
+    day = next(itertools.islice(days, count - 1, None), None)
+    if day is None:
+        raise _no_working_day()
     return local_instant(day, local.time().replace(fold=0), runbook.tz)

@@ -13,14 +13,15 @@ Thread replies wait (are postponed) until the incident's parent message is poste
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import itertools
+from datetime import datetime
 from typing import Iterator
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection
 
 from bot.domain import policy
-from bot.domain.calendar import day_kind
+from bot.domain.calendar import working_days
 from bot.domain.timeutil import local_instant
 from bot.domain.notices import audience_json, notice
 from bot.domain.timeutil import iso
@@ -50,16 +51,11 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
 def month_reminder(ctx: Context, month_end: datetime) -> datetime | None:
     """Work-hours start of the N-th working day before `month_end` (the next month's first instant)."""
     wanted = ctx.runbook.team.reminders.month_end_working_days
-    day = month_end.astimezone(ctx.tz).date()
-    for _ in range(62):
-        if not wanted:
-            break
-        day -= timedelta(days=1)
-        if day_kind(ctx.runbook, day) == "weekdays":
-            wanted -= 1
-            if wanted == 0:
-                return local_instant(day, ctx.runbook.team.work_hours.start, ctx.tz)
-    return None
+    if not wanted:
+        return None
+    days = working_days(ctx.runbook, month_end.astimezone(ctx.tz).date(), -1, within=62)
+    day = next(itertools.islice(days, wanted - 1, None), None)
+    return local_instant(day, ctx.runbook.team.work_hours.start, ctx.tz) if day else None
 
 
 def month_ends(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurrence]:

@@ -17,7 +17,7 @@ from typing import Iterator
 from sqlalchemy import Connection
 
 from bot.domain import policy
-from bot.domain.calendar import day_kind
+from bot.domain.calendar import working_days
 from bot.domain.timeutil import local_instant
 from bot.domain.notices import audience_json, notice
 from bot.domain.timeutil import iso
@@ -42,13 +42,10 @@ def check_dues(ctx: Context, check, start: datetime, end: datetime) -> Iterator[
 
 def end_of_working_day(ctx: Context, at: datetime) -> datetime:
     hours = ctx.runbook.team.work_hours
-    day = at.astimezone(ctx.tz).date()
-    for _ in range(400):
-        if day_kind(ctx.runbook, day) == "weekdays":
-            closing = local_instant(day, hours.end, ctx.tz)
-            if closing > at:
-                return closing
-        day += timedelta(days=1)
+    for day in working_days(ctx.runbook, at.astimezone(ctx.tz).date(), 1, include=True):
+        closing = local_instant(day, hours.end, ctx.tz)
+        if closing > at:
+            return closing
     raise ValueError("no working day within 400 days: check team.work_hours and holidays")
 
 
