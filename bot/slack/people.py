@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runbook.models import Runbook
-from bot.slack.text import escape
+from bot.slack.text import escape, user_mention
 
 log = logging.getLogger("oncall_bot.people")
 
@@ -95,8 +95,7 @@ class Directory:
         """Call `resolve` first; an unresolved person is shown as a bold name."""
         if not name:
             return "_nobody_"
-        found = self.known_id(name)
-        return f"<@{found}>" if found else f"*{escape(name)}*"
+        return user_mention(self.known_id(name), name)
 
     def plain(self, name: str | None) -> str:
         return f"*{escape(name)}*" if name else "_nobody_"

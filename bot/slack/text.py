@@ -27,6 +27,18 @@ def escape(text: str | None) -> str:
     return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 
+def is_user_id(value: str | None) -> bool:
+    """A Slack user ID (U… or W…), as a click or a command gives it: safe to put in a mention."""
+    return bool(value) and value[0] in "UW" and value.isalnum()
+
+
+def user_mention(user_id: str | None, name: str | None = None, nobody: str = "_nobody_") -> str:
+    """The one way a person is shown: a mention from their Slack ID, else their name in bold."""
+    if is_user_id(user_id):
+        return f"<@{user_id}>"
+    return f"*{escape(name)}*" if name else nobody
+
+
 def unescape(text: str | None) -> str:
     """Slash-command text arrives with `&`, `<`, `>` typed by the user already escaped by Slack;
     undo that before storing, so escaping on the way out does not double it."""

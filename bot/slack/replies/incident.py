@@ -19,7 +19,7 @@ from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, context, fields, message, section
 from bot.slack.people import Directory
-from bot.slack.text import code_block, cut, date_token, escape
+from bot.slack.text import code_block, cut, date_token, escape, is_user_id, user_mention
 from bot.store.records import Incident
 
 EXCERPT_LINES = 6
@@ -118,9 +118,9 @@ def _state(incident: Incident) -> str:
     """Open, acknowledged by whom, or resolved by whom (a success report says whether the SLA held)."""
     state = STATE.get(incident.status, incident.status)
     if incident.status == "acknowledged":
-        state += f" by <@{escape(incident.acknowledged_by)}>" if _user(incident.acknowledged_by) else ""
+        state += f" by {user_mention(incident.acknowledged_by)}" if is_user_id(incident.acknowledged_by) else ""
     if incident.status == "resolved":
-        who = f"<@{incident.resolved_by}>" if _user(incident.resolved_by) else "a success report"
+        who = user_mention(incident.resolved_by, nobody="a success report")
         sla = {True: " · SLA met", False: " · SLA missed", None: ""}[incident.sla_met]
         state += f" by {who}{sla}"
     return state
@@ -161,10 +161,6 @@ def _buttons(incident: Incident) -> ActionsBlock | None:
     return ActionsBlock(block_id=f"incident-{incident.id}", elements=elements) if elements else None
 
 
-def _user(value: str | None) -> bool:
-    return bool(value) and value[0] in "UW" and value.isalnum()
-
-
 def repeat_reply(incident: Incident) -> Message:
     text = (f"Seen again: {incident.alert_count} alerts so far, the latest "
             f"{date_token(incident.last_alert_at)}. Further repeats only update the count above.")
@@ -173,13 +169,13 @@ def repeat_reply(incident: Incident) -> Message:
 
 async def _actor(people: Directory, user_id: str | None) -> str:
     """A name without a mention: thread replies about acks and resolutions must not notify anyone."""
-    if not _user(user_id):
+    if not is_user_id(user_id):
         return "the bot"
     return people.plain(await people.person_of(user_id)) if await people.person_of(user_id) else "a teammate"
 
 
 async def resolve_reply(people: Directory, incident: Incident) -> Message:
-    if _user(incident.resolved_by):
+    if is_user_id(incident.resolved_by):
         text = f"Resolved by {await _actor(people, incident.resolved_by)}."
     else:
         text = "Resolved: the pipeline reported success."
@@ -220,11 +216,11 @@ async def escalation(people: Directory, incident: Incident, args: dict) -> Messa
     names = args.get("people") or []
     await people.resolve(names)
     by = args.get("by")
-    actor = f"by {await _actor(people, by)}" if _user(by) else "by the clock: nobody acknowledged in time"
+    actor = f"by {await _actor(people, by)}" if is_user_id(by) else "by the clock: nobody acknowledged in time"
     state = "not acknowledged yet"
     if args.get("status") == "acknowledged":
         acker = args.get("acknowledged_by")
-        state = f"acknowledged by {await _actor(people, acker)}" if _user(acker) else "acknowledged"
+        state = f"acknowledged by {await _actor(people, acker)}" if is_user_id(acker) else "acknowledged"
     if not names:
         text = (f":rotating_light: Escalation {actor} ({state}): everyone in the escalation chain "
                 f"has been told already; nobody else is called.")

@@ -19,7 +19,7 @@ from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
 from bot.slack.replies.scheduled import incident_lines
-from bot.slack.text import date_token, escape
+from bot.slack.text import date_token, escape, user_mention
 from bot.store.records import Incident
 
 CHECK_ACTION = "weekly_check"
@@ -169,7 +169,7 @@ def checked(runbook: Runbook, pipeline: str, due: datetime, user_id: str, at: da
     """The check message once confirmed: the button gives way to who and when."""
     name = _name(runbook, pipeline)
     blocks = [header(f"Weekly check: {name}"),
-              section(f":white_check_mark: Checked by <@{user_id}> {date_token(at)}."),
+              section(f":white_check_mark: Checked by {user_mention(user_id)} {date_token(at)}."),
               context(f"Week of {date_token(due, '{date_short_pretty}')}")]
     return message(f"Weekly check of {name}: checked at {utc_text(at)}", blocks)
 

@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 from bot.domain.rotation import Shift
 from bot.domain.spans import span_plain
 from bot.slack.blocks import Message, context, message, section
-from bot.slack.text import date_token, escape
+from bot.slack.text import date_token, escape, user_mention
 from bot.store.swaps import SwapRequest
 
 Mention = Callable[[str | None], str]
@@ -42,11 +42,6 @@ def say(outcome, mention: Mention) -> str:
     return outcome.text.format(**{key: fact(value) for key, value in outcome.facts.items()})
 
 
-def user(uid: str | None, name: str | None) -> str:
-    """A mention from a Slack ID we were given; the runbook name in bold otherwise."""
-    return f"<@{uid}>" if uid else (f"*{escape(name)}*" if name else "_nobody_")
-
-
 def note_line(note: str) -> str:
     return f"\n>{escape(note)}" if note else ""
 
@@ -61,7 +56,7 @@ def lead_text(lead: timedelta) -> str:
 
 def request_post(req: SwapRequest, mention: Mention) -> Message:
     """The request in the on-call channel; its state decides the buttons and the status line."""
-    who = user(req.requester_id, req.requester)
+    who = user_mention(req.requester_id, req.requester)
     whom = mention(req.asked) if req.asked else "a teammate"
     ask = (f"*Cover request* ({escape(req.rotation)})\n{who} asks {whom} to take their on-call "
            f"{span_text(req.start_at, req.end_at)}.{note_line(req.note)}")
@@ -75,11 +70,11 @@ def request_post(req: SwapRequest, mention: Mention) -> Message:
         blocks.append(context(f"{taker} · open until it starts · times in your zone"))
         status = "open"
     elif req.state == "accepted":
-        blocks.append(section(f"✅ {user(req.accepted_by_id, req.accepted_by)} has accepted "
+        blocks.append(section(f"✅ {user_mention(req.accepted_by_id, req.accepted_by)} has accepted "
                               f"{date_token(req.accepted_at)}."))
         status = f"accepted by {req.accepted_by}"
     elif req.state == "cancelled":
-        blocks.append(section(f"🚫 Cancelled by {user(req.cancelled_by_id, req.cancelled_by)} "
+        blocks.append(section(f"🚫 Cancelled by {user_mention(req.cancelled_by_id, req.cancelled_by)} "
                               f"{date_token(req.cancelled_at)}."))
         status = "cancelled"
     else:
@@ -90,15 +85,15 @@ def request_post(req: SwapRequest, mention: Mention) -> Message:
 
 
 def accepted_reply(req: SwapRequest, pieces: list[tuple[datetime, datetime]]) -> Message:
-    taker = user(req.accepted_by_id, req.accepted_by)
+    taker = user_mention(req.accepted_by_id, req.accepted_by)
     spans = ", ".join(span_text(a, b) for a, b in pieces)
-    text = (f"{user(req.requester_id, req.requester)}, {taker} has taken your request: "
+    text = (f"{user_mention(req.requester_id, req.requester)}, {taker} has taken your request: "
             f"{taker} is on call {spans}.")
     return message(f"{req.accepted_by} has taken {req.requester}'s cover request", [section(text)])
 
 
 def nothing_left_reply(req: SwapRequest) -> Message:
-    text = (f"{user(req.requester_id, req.requester)}, {user(req.accepted_by_id, req.accepted_by)} accepted, "
+    text = (f"{user_mention(req.requester_id, req.requester)}, {user_mention(req.accepted_by_id, req.accepted_by)} accepted, "
             f"but you are no longer on call in this span (the schedule changed meanwhile), so nothing moved.")
     return message(f"{req.requester}'s cover request: nothing left to cover", [section(text)])
 
@@ -106,13 +101,13 @@ def nothing_left_reply(req: SwapRequest) -> Message:
 def followup(req: SwapRequest, lead: timedelta, reason: str) -> Message:
     """Asks the whole channel, mentioning nobody (the policy's `reason` says why)."""
     text = (f"This request is still open and starts in {lead_text(lead)} ({date_token(req.start_at)}). "
-            f"Can anyone cover {user(None, req.requester)}?")
+            f"Can anyone cover {user_mention(None, req.requester)}?")
     return message(f"Cover request from {req.requester} still open, starts in {lead_text(lead)}",
                    [section(text), context(escape(reason))])
 
 
 def expired_reply(req: SwapRequest) -> Message:
-    text = (f"{user(req.requester_id, req.requester)}, nobody took this request before it started, "
+    text = (f"{user_mention(req.requester_id, req.requester)}, nobody took this request before it started, "
             f"so you stay on call.")
     return message(f"{req.requester}'s cover request expired unanswered", [section(text)])
 
@@ -120,7 +115,7 @@ def expired_reply(req: SwapRequest) -> Message:
 def override_announcement(mention: Mention, *, person: str, start: datetime, end: datetime, replaced: list[str],
                           by: str | None, by_id: str | None, note: str, override_id: int) -> Message:
     instead = f", instead of {', '.join(mention(n) for n in replaced)}" if replaced else ""
-    text = (f"🔁 *On-call override* #{override_id} by {user(by_id, by)}: {mention(person)} is on call "
+    text = (f"🔁 *On-call override* #{override_id} by {user_mention(by_id, by)}: {mention(person)} is on call "
             f"{span_text(start, end)}{instead}.{note_line(note)}")
     return message(f"Override: {person} on call {span_plain(start, end)}", [
         section(text), context("Where overrides overlap, the most recent wins · `/oncall overrides` lists them")])
@@ -128,7 +123,7 @@ def override_announcement(mention: Mention, *, person: str, start: datetime, end
 
 def cancel_announcement(mention: Mention, *, person: str, start: datetime, end: datetime, by: str | None,
                         by_id: str | None, override_id: int) -> Message:
-    text = (f"↩️ Override #{override_id} cancelled by {user(by_id, by)}: {mention(person)} is no longer on call "
+    text = (f"↩️ Override #{override_id} cancelled by {user_mention(by_id, by)}: {mention(person)} is no longer on call "
             f"{span_text(start, end)}; the schedule applies again.")
     return message(f"Override #{override_id} cancelled: {person} {span_plain(start, end)}", [section(text)])
 
