@@ -18,7 +18,12 @@ from bot.runbook.models import Rotation, Runbook
 
 @dataclass(frozen=True)
 class OverrideSpan:
-    """Someone on call instead of the schedule for [start, end). Later spans win over earlier ones."""
+    """Someone on call instead of the schedule for [start, end). Later spans win over earlier ones.
+
+    One of three override types, each for its own layer: `runbook.models.Override` is what a person
+    writes in the file (local times allowed, validated); this is what the roster applies (instants in
+    UTC, from the file or the store alike); `store.swaps.OverrideRecord` is the stored row with its
+    audit trail (who set it, who cancelled it, the swap it came from)."""
 
     person: str
     start: datetime

@@ -34,7 +34,7 @@ async def incident_clocks(rt) -> None:
 
 async def swap_clock(rt) -> None:
     """Cover requests: expired at their start, followed up in their thread, their edits caught up."""
-    from bot.swaps import tick
+    from bot.swap_flow import tick
 
     if await rt.db(tick, rt.runbook, rt.clock()):
         rt.wake_delivery()

@@ -1,7 +1,7 @@
 """Cover requests and overrides from Slack: `/oncall swap|override|overrides`, the modal, the buttons.
 
 Listeners only identify the actor (a runbook person in our workspace), parse, and hand the change to
-`bot.swaps` in a thread; the outbox delivers the messages. After each change this process
+`bot.swap_flow` in a thread; the outbox delivers the messages. After each change this process
 refreshes its override cache, so its own /oncall answers reflect the change at once.
 """
 
@@ -22,7 +22,7 @@ from bot.slack.workspace import OURS, workspace_of
 from bot.slack.blocks import Message, message, section
 from bot.slack.replies import swaps as render
 from bot.slack.text import escape, unescape
-from bot import swaps as swaps_flow
+from bot import swap_flow
 from bot.store import swaps
 
 log = logging.getLogger("oncall_bot.swaps")
@@ -46,12 +46,12 @@ def rotation_of(rt: Runtime, person: str | None) -> str | None:
     return next((k for k, r in rt.runbook.rotations.items() if person in r.members), rt.runbook.default_rotation)
 
 
-async def actor_of(rt: Runtime, body: dict) -> swaps_flow.Actor | None:
+async def actor_of(rt: Runtime, body: dict) -> swap_flow.Actor | None:
     user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
     if not user or await workspace_of(rt, body) != OURS:
         return None
     name = await rt.directory.person_of(user)
-    return swaps_flow.Actor(name, user, name in rt.runbook.team.admins) if name else None
+    return swap_flow.Actor(name, user, name in rt.runbook.team.admins) if name else None
 
 
 NOT_KNOWN = ("Only people in this team's runbook can do that, and I can't match your Slack account to one "
@@ -88,9 +88,9 @@ async def command(rt: Runtime, sub: str, words: list[str], body: dict) -> Messag
     note = unescape(" ".join(rest))
     await rt.directory.resolve(rt.runbook.people)
     if sub == "swap":
-        outcome, _ = await rt.db(swaps_flow.request_cover, rt.runbook, rotation, actor, span, note, now)
+        outcome, _ = await rt.db(swap_flow.request_cover, rt.runbook, rotation, actor, span, note, now)
     else:
-        outcome = await rt.db(swaps_flow.set_override, rt.runbook, rotation, actor, target, span, note,
+        outcome = await rt.db(swap_flow.set_override, rt.runbook, rotation, actor, target, span, note,
                               rt.directory.known_id, now)
     await changed(rt, outcome.ok)
     return _reply(render.say(outcome, rt.directory.mention))
@@ -109,7 +109,7 @@ async def changed(rt: Runtime, ok: bool) -> None:
         rt.wake_delivery()
 
 
-async def listing(rt: Runtime, actor: swaps_flow.Actor, now: datetime) -> Message:
+async def listing(rt: Runtime, actor: swap_flow.Actor, now: datetime) -> Message:
     from bot.domain.rotation import runbook_overrides
 
     rotation = rotation_of(rt, actor.name)
@@ -126,7 +126,7 @@ async def listing(rt: Runtime, actor: swaps_flow.Actor, now: datetime) -> Messag
             if r.swap_id is not None and r.swap_id not in requesters:
                 asked = await rt.db(swaps.get, r.swap_id)
                 requesters[r.swap_id] = asked.requester if asked else ""
-            allowed = swaps_flow.may_cancel(r, actor, requesters)
+            allowed = swap_flow.may_cancel(r, actor, requesters)
             items.append(dict(id=r.id, person=r.person, start=r.start_at, end=r.end_at, note=r.note, source="slack",
                               by=r.created_by_name or r.created_by, cancel="override_cancel" if allowed else None,
                               value=r.id))
@@ -189,7 +189,7 @@ async def swap_submitted(ack: AsyncAck, body: dict, view: dict, context: AsyncBo
     rotation = view.get("private_metadata") or rotation_of(rt, actor.name)
     if rotation not in rt.runbook.rotations:
         rotation = rotation_of(rt, actor.name)
-    outcome, _ = await rt.db(swaps_flow.request_cover, rt.runbook, rotation, actor, span, note, rt.clock())
+    outcome, _ = await rt.db(swap_flow.request_cover, rt.runbook, rotation, actor, span, note, rt.clock())
     if not outcome.ok:
         await ack(response_action="errors", errors={"start_date": render.say(outcome, rt.directory.mention)[:150]})
         return
@@ -212,11 +212,11 @@ async def clicked(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond
     slack_id, now = rt.directory.known_id, rt.clock()
     kind = action["action_id"]
     if kind == "swap_accept":
-        outcome = await rt.db(swaps_flow.accept, rt.runbook, target, actor, slack_id, now)
+        outcome = await rt.db(swap_flow.accept, rt.runbook, target, actor, slack_id, now)
     elif kind == "swap_cancel":
-        outcome = await rt.db(swaps_flow.cancel_request, target, actor, now)
+        outcome = await rt.db(swap_flow.cancel_request, target, actor, now)
     else:
-        outcome = await rt.db(swaps_flow.cancel_override_by, rt.runbook, target, actor, slack_id, now)
+        outcome = await rt.db(swap_flow.cancel_override_by, rt.runbook, target, actor, slack_id, now)
     await changed(rt, outcome.ok)
     await _tell(respond, render.say(outcome, rt.directory.mention))
 

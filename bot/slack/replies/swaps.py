@@ -28,7 +28,7 @@ def say(outcome, mention: Mention) -> str:
     """The reply to the person who asked (bot.swaps.Outcome): its facts formatted and escaped, spans
     as date tokens, people as mentions."""
     from bot.domain.spans import Span
-    from bot.swaps import Person
+    from bot.swap_flow import Person
 
     def fact(value) -> str:
         if isinstance(value, Span):
