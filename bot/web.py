@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -51,6 +52,7 @@ def measured(rt: Runtime, route: str):
 
 SLACK_MAX_BODY = 256 * 1024  # Slack's own requests are a few KiB; a modal submission stays far below
 SLACK_WINDOW = 5 * 60          # seconds a timestamp stays valid on either side of now (Bolt's rule)
+SEEN_LIMIT = 100_000           # signatures this process remembers at most (far above any team's traffic)
 
 
 class SlackGate:
@@ -61,6 +63,7 @@ class SlackGate:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.verifier = SignatureVerifier(rt.settings.signing_secret)
+        self.seen: collections.OrderedDict[str, float] = collections.OrderedDict()  # signature → window closes
 
     async def refusal(self, request: Request, raw: bytes) -> Response | None:
         from bot.store.replays import first_sight
@@ -85,11 +88,33 @@ class SlackGate:
                 return _refuse(400, "payload is not valid JSON")
             if not isinstance(payload, dict):
                 return _refuse(400, "payload must be a JSON object")
-        now = datetime.fromtimestamp(self.verifier.clock.now(), UTC)  # the clock the signature was checked by
-        closes = datetime.fromtimestamp(int(timestamp), UTC) + timedelta(seconds=SLACK_WINDOW + 30)
-        if not await self.rt.db(first_sight, signature, max(closes, now), now):
-            log.warning("refused a replayed Slack request")
-            return _refuse(401, "replayed request")
+        now = self.verifier.clock.now()  # the clock the signature was checked by
+        closes = max(int(timestamp) + SLACK_WINDOW + 30, now)
+        if not self._first_here(signature, now, closes):
+            return self._replayed()
+        # A copy of a request that changes something (a button, a form, a swap or an override) is
+        # caught on every replica, through the store; a read-only command only here (a store write
+        # per /oncall would cost most of its speed).
+        first = form.get("text", "").split()[:1]
+        changes = "payload" in form or (form.get("command") == "/oncall" and first[0].lower() in ("swap", "override")
+                                        if first else False)
+        if changes and not await self.rt.db(first_sight, signature, datetime.fromtimestamp(closes, UTC),
+                                            datetime.fromtimestamp(now, UTC)):
+            return self._replayed()
+        return None
+
+    def _first_here(self, signature: str, now: float, closes: float) -> bool:
+        while self.seen and (next(iter(self.seen.values())) < now or len(self.seen) >= SEEN_LIMIT):
+            self.seen.popitem(last=False)
+        if self.seen.get(signature, 0) >= now:
+            return False
+        self.seen[signature] = closes
+        return True
+
+    @staticmethod
+    def _replayed() -> Response:
+        log.warning("refused a replayed Slack request")
+        return _refuse(401, "replayed request")
         return None
 
 

@@ -51,12 +51,17 @@ def test_hostile_slack_requests_are_refused_before_parsing_and_the_connection_ke
 def test_a_signed_request_sent_again_to_another_replica_is_refused(fake_slack, serve, tmp_path):
     database = f"sqlite:///{tmp_path / 'shared.db'}"
     first, second = serve(fake_slack, DATABASE_URL=database), serve(fake_slack, DATABASE_URL=database)
-    # Stamped 290 s ahead (still inside Slack's window), so it stays valid for almost ten minutes.
-    body = command_body("/oncall", "help")
+    # A request that changes something, stamped 290 s ahead (still inside Slack's window), so it stays
+    # valid for almost ten minutes; the same copy to the same replica is refused without the store.
+    body = command_body("/oncall", "swap tomorrow")
     headers = signed_headers(body, timestamp=int(time.time()) + 290)
     assert httpx.post(first.url + "/slack/events", content=body, headers=headers).status_code == 200
     replayed = httpx.post(second.url + "/slack/events", content=body, headers=headers)
     assert replayed.status_code == 401 and "replayed" in replayed.text
+    read_only = command_body("/oncall", "help")
+    headers = signed_headers(read_only)
+    assert httpx.post(first.url + "/slack/events", content=read_only, headers=headers).status_code == 200
+    assert httpx.post(first.url + "/slack/events", content=read_only, headers=headers).status_code == 401
 
 
 def test_hostile_alerts_get_a_400_naming_the_problem(database_url, fake_slack, serve):

@@ -27,6 +27,9 @@ def build_app(rt: Runtime) -> AsyncApp:
         # listeners that call Slack hand that work to background tasks (Runtime.spawn).
         process_before_response=True,
         raise_error_for_unhandled_request=False,
+        # bot.web's SlackGate checks each signature (and replays) before anything parses the body;
+        # checking it again here would only cost time. Socket Mode requests are not signed.
+        request_verification_enabled=False,
     )
     options["authorize"] = _dry_run_identity if rt.settings.dry_run else _identity(rt)
     app = AsyncApp(**options)
