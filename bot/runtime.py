@@ -50,10 +50,14 @@ class Runtime:
     store: Store
     runner: StoreRunner
     identity: Identity
-    overrides: CachedOverrides
     bell: asyncio.Event = field(default_factory=asyncio.Event)  # rung after a commit: the outbox worker wakes
     clock: Callable[[], datetime] = field(default=utc_now)
     _tasks: set = field(default_factory=set)
+    overrides: CachedOverrides = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Reads the runtime's clock when it refreshes: tests move `rt.clock`, and the cache follows.
+        self.overrides = CachedOverrides(self.store, lambda: self.clock(), OVERRIDES_TTL, OVERRIDES_HISTORY)
 
     @classmethod
     def build(cls, settings: Settings, runbook: Runbook, runbook_path: str) -> "Runtime":
@@ -61,11 +65,8 @@ class Runtime:
         metrics, health = Metrics(), SlackHealth()
         client = make_client(settings, metrics, health)
         store = Store(settings.database_url)
-        clock = _Clock()
-        rt = cls(settings, runbook, runbook_path, client, Directory(runbook, client), metrics, health, store,
-                 StoreRunner(store), Identity(client), CachedOverrides(store, clock, OVERRIDES_TTL, OVERRIDES_HISTORY))
-        clock.of = rt
-        return rt
+        return cls(settings, runbook, runbook_path, client, Directory(runbook, client), metrics, health, store,
+                   StoreRunner(store), Identity(client))
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store function off the event loop: `await rt.db(fn, a, b)` calls fn(store, a, b)."""
@@ -100,12 +101,3 @@ class Runtime:
 
     def wake_delivery(self) -> None:
         self.bell.set()
-
-
-class _Clock:
-    """The runtime's clock for the parts built before it (tests replace `rt.clock`)."""
-
-    of: Runtime | None = None
-
-    def __call__(self) -> datetime:
-        return self.of.clock() if self.of is not None else utc_now()

@@ -172,7 +172,7 @@ def test_work_hours_are_local_to_a_non_utc_team():
 
 KINDS = (P.OPEN, P.SLA_BREACH, P.FIX_CHASE, P.FIX_CHASE_LAST, P.FIX_BREACH, P.DEFERRED_PING, P.ESCALATION,
          P.ESCALATION_PRESSED, P.MONTH_END, P.WEEKLY_CHECK, P.CHECK_REMINDER, P.REPEAT, P.ACK, P.RESOLVE,
-         P.COVER_FOLLOWUP)
+         P.COVER_FOLLOWUP, P.SUMMARY)
 
 
 def _short(a: P.Audience) -> str:
@@ -185,7 +185,7 @@ def _row(rb, pipeline, at) -> list[str]:
     return [_short(_decide(rb, pipeline, kind, at, (), None if kind == P.OPEN else state)) for kind in KINDS]
 
 
-Q = ["quiet"] * 4  # repeat, ack, resolve, cover follow-up: never a mention
+Q = ["quiet"] * 5  # repeat, ack, resolve, cover follow-up, summaries: never a mention
 
 SOURCE_TABLE = {
     # Tuesday 12:00 UTC, Danny's week.

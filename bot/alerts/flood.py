@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from bot.domain.notices import notice
+from bot.domain import policy
+from bot.domain.notices import audience_json, notice
 from bot.domain.timeutil import iso
+from bot.runbook.models import Runbook
 from bot.store import outbox as box
 from bot.store.schema import incidents
 
@@ -40,11 +42,13 @@ def key_of(pipeline: str, now: datetime) -> str:
     return f"{pipeline}:{iso(window(now)[0])}"
 
 
-def summarize(conn: Connection, pipeline: str, channel: str, now: datetime) -> str:
+def summarize(conn: Connection, runbook: Runbook, pipeline: str, channel: str, now: datetime) -> str:
     """The summary of this minute's folded incidents, queued once for the minute's end; its key."""
     start, end = window(now)
     key = key_of(pipeline, now)
+    audience = policy.decide(runbook, pipeline if pipeline in runbook.pipelines else None, policy.SUMMARY, end, ())
     box.enqueue(conn, kind=KIND, idempotency_key=f"{KIND}:{key}", now=now, method="chat.postMessage",
                 channel=channel, not_before=end,
-                args={"notice": notice(KIND, key=key, pipeline=pipeline, since=iso(start), until=iso(end))})
+                args={"notice": notice(KIND, key=key, pipeline=pipeline, since=iso(start), until=iso(end),
+                                       audience=audience_json(audience))})
     return key

@@ -80,6 +80,7 @@ class _Later:
     paged: dict[str, set[str]] = field(default_factory=dict)  # by pipeline: who has a page about an open one
     posted: dict[str, int] = field(default_factory=dict)  # by pipeline: incidents with their own post this minute
     floods: set[str] = field(default_factory=set)          # flood summaries this batch queued
+    runbook: Runbook | None = None                         # for the flood summary's policy question
 
     def flush(self, conn: Connection) -> None:
         """Write what is pending; called at the end of the batch, and before anything that enqueues
@@ -122,7 +123,7 @@ def receive_many(db: Db, runbook: Runbook, alerts: Iterable[Alert], now: datetim
     with tx(db) as conn:
         if spans is None:
             spans = active_overrides(conn, now)
-        later = _Later()
+        later = _Later(runbook=runbook)
         later.open = _open_incidents(conn, {n.dedup for n, a in zip(named, alerts) if a.status == "failed"})
         results = [_receive(conn, runbook, alert, n, now, spans, later, i)
                    for i, (alert, n) in enumerate(zip(alerts, named))]
@@ -265,7 +266,7 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.deliveries.append(_delivery_row("open", incident_id, f"incident:{incident_id}:open", new.channel,
                                                   new.now, priority=box.URGENT if new.paged else None))
         elif new.values["folded_into"] not in later.floods:
-            later.floods.add(flood.summarize(conn, new.values["pipeline"], new.channel, new.now))
+            later.floods.add(flood.summarize(conn, later.runbook, new.values["pipeline"], new.channel, new.now))
         for name in new.folded:
             later.audit.append(dict(incident_id=incident_id, kind="page_folded", actor="bot", at=new.now,
                                     detail={"person": name, "kind": policy.OPEN}))

@@ -44,6 +44,7 @@ WEEKLY_CHECK = "weekly_check"
 CHECK_REMINDER = "check_reminder"
 # Messages about the rotation:
 COVER_FOLLOWUP = "cover_followup"
+SUMMARY = "summary"                # one message for many: deadlines missed while down, a flood folded
 
 _FOLLOW_UPS = (SLA_BREACH, FIX_CHASE, FIX_CHASE_LAST, FIX_BREACH)
 OWNER_MESSAGES = (MONTH_END, WEEKLY_CHECK, CHECK_REMINDER)
@@ -121,6 +122,9 @@ def decide(runbook: Runbook, pipeline: str | None, kind: str, at: datetime, over
         return Audience("quiet", reason="updates of an incident's state mention nobody")
     if kind == COVER_FOLLOWUP:
         return Audience("quiet", reason="a question to the whole channel: nobody in particular is mentioned")
+    if kind == SUMMARY:
+        return Audience("quiet", reason="it sums up what is past or folded; whom it concerned was told "
+                                        "by each incident's own messages")
     if kind in OWNER_MESSAGES:
         return _owners_message(runbook, pipeline, at)
     if kind == OPEN:

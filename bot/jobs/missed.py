@@ -16,7 +16,8 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from bot.domain.deadlines import next_run
-from bot.domain.notices import notice
+from bot.domain import policy
+from bot.domain.notices import audience_json, notice
 from bot.domain.timeutil import iso
 from bot.jobs import fix_deadlines, sla
 from bot.jobs.core import Context, Occurrence
@@ -50,6 +51,7 @@ def line(ctx: Context, occ: Occurrence, conn: Connection) -> dict | None:
 
 
 def summarize(ctx: Context, conn: Connection, lines: list[dict]) -> None:
+    audience = ctx.audience(None, policy.SUMMARY)
     outbox.enqueue(conn, kind=KIND, idempotency_key=f"{KIND}:{iso(ctx.now)}#0", now=ctx.now,
                    method="chat.postMessage", channel=ctx.runbook.team.channels.alerts,
-                   args={"notice": notice(KIND, items=lines, seen=iso(ctx.now))})
+                   args={"notice": notice(KIND, items=lines, seen=iso(ctx.now), audience=audience_json(audience))})

@@ -149,12 +149,13 @@ def _override_cancelled(w: World, n: dict) -> Message:
 def _missed(w: World, n: dict) -> Message:
     ids = [item["incident"] for item in n["items"] if item["what"] == "fix"]
     incidents = {i.id: i for i in (get_incident(w.store, x) for x in ids) if i is not None}
-    return runbook_clocks.missed_summary(w.runbook, n["items"], incidents, instant(n["seen"]))
+    return runbook_clocks.missed_summary(w.runbook, n["items"], incidents, instant(n["seen"]),
+                                         audience_from(n["audience"]))
 
 
 def _flood(w: World, n: dict) -> Message:
     return runbook_clocks.flood_summary(w.runbook, n["pipeline"], folded_count(w.store, n["key"]), instant(n["since"]),
-                                instant(n["until"]))
+                                        instant(n["until"]), audience_from(n["audience"]))
 
 
 def _usergroup_failed(w: World, n: dict) -> Message:

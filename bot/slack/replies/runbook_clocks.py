@@ -74,7 +74,8 @@ def fix_breach(runbook: Runbook, people, incident: Incident, audience: Audience)
                    f"was due {utc_text(incident.fix_by)}", blocks)
 
 
-def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Incident], seen: datetime) -> Message:
+def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Incident], seen: datetime,
+                   audience: Audience) -> Message:
     """What fell due while the bot was not running, in one message that mentions nobody: it is history
     by now, and whatever still needs doing has its own thread."""
 
@@ -104,18 +105,18 @@ def missed_summary(runbook: Runbook, items: list[dict], incidents: dict[int, Inc
     more = f"\n…and {len(shown) - SUMMARY_LINES} more" if len(shown) > SUMMARY_LINES else ""
     blocks = [section(f":zzz: *While the bot was not running* (until {date_token(seen)}), these fell due. "
                       f"Nobody is paged for them now that they are past."),
-              section(bullet_list(shown[:SUMMARY_LINES]) + more)]
+              section(bullet_list(shown[:SUMMARY_LINES]) + more), *_why(audience)]
     return message("While the bot was not running: " + "; ".join(lines(utc_text)[:SUMMARY_LINES]), blocks)
 
 
-def flood_summary(runbook: Runbook, pipeline: str, count: int, since: datetime, until: datetime) -> Message:
+def flood_summary(runbook: Runbook, pipeline: str, count: int, since: datetime, until: datetime,
+                  audience: Audience) -> Message:
     """Many more incidents of one pipeline in a minute than a channel can read one by one."""
     name = escape(_name(runbook, pipeline))
     blocks = [section(f":ocean: *{count} more incidents of {name}* opened between {date_token(since)} and "
                       f"{date_token(until)}, each a distinct run or dedup key. They are recorded like any "
                       f"incident, and said here in one message rather than {count} posts; the first of the "
-                      f"minute have their own threads. A success report resolves each. Nobody is mentioned "
-                      f"again: the first ones told whom the policy names.")]
+                      f"minute have their own threads. A success report resolves each."), *_why(audience)]
     return message(f"{count} more incidents of {_name(runbook, pipeline)} between {utc_text(since)} and {utc_text(until)}",
                    blocks)
 
