@@ -17,6 +17,9 @@ class Metrics:
                                    ["method"], registry=self.registry)
         self.alerts = Counter("oncall_alerts", "Alerts accepted by source, status and whether they repeated an open incident",
                               ["source", "status", "kind"], registry=self.registry)
+        self.lineage_events = Counter("oncall_openlineage_events", "OpenLineage run events by type and outcome "
+                                      "(known: mapped to a pipeline; unknown_job; duplicate: already received)",
+                                      ["event_type", "outcome"], registry=self.registry)
         self.outbox = Gauge("oncall_outbox_rows", "Slack deliveries in the outbox by state (due: pending and due now)",
                             ["state"], registry=self.registry)
         self.pages = Counter("oncall_pages", "Pages by direct message, by pipeline, message kind and outcome "

@@ -154,12 +154,15 @@ async def background(rt: Runtime):
 
 def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Starlette:
     """The ASGI app; `lifespan` (serve's: warm-up, Socket Mode) runs inside the background services."""
-    alerts, alertmanager = make_endpoints(rt, rt.wake_delivery)
+    alerts, alertmanager, openlineage = make_endpoints(rt, rt.wake_delivery)
     slack = slack_events(rt, bolt or build_app(rt))
     routes = [
         Route("/slack/events", measured(rt, "/slack/events")(slack), methods=["POST"]),
         Route("/alerts", measured(rt, "/alerts")(alerts), methods=["POST"]),
         Route("/alerts/alertmanager", measured(rt, "/alerts/alertmanager")(alertmanager), methods=["POST"]),
+        # The OpenLineage HTTP transport posts to /api/v1/lineage unless told otherwise.
+        Route("/api/v1/lineage", measured(rt, "/api/v1/lineage")(openlineage), methods=["POST"]),
+        Route("/alerts/openlineage", measured(rt, "/alerts/openlineage")(openlineage), methods=["POST"]),
         Route("/healthz", measured(rt, "/healthz")(healthz(rt)), methods=["GET"]),
         Route("/metrics", measured(rt, "/metrics")(metrics(rt)), methods=["GET"]),
         Route("/oncall.ics", measured(rt, "/oncall.ics")(ics(rt)), methods=["GET"]),

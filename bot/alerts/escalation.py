@@ -36,7 +36,7 @@ def state_of(incident: Incident, *, acknowledged_by: str | None = None,
         told = {name: "page" if name == incident.oncall else "notify" for name in reached}
     return policy.IncidentState(status=incident.status, told=dict(told), fix_by=incident.fix_by,
                                 level=incident.escalation_level, acknowledged_by=acknowledged_by,
-                                pressed_by=pressed_by)
+                                pressed_by=pressed_by, folded=incident.root_id is not None)
 
 
 def pipeline_of(incident: Incident) -> str | None:

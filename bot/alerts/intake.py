@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from bot.alerts.model import Alert
 from bot.domain.deadlines import deadlines
+from bot.domain.lineage import Lineage, lineage_of
 from bot.domain.lookup import exact_pipeline
 from bot.domain import policy
 from bot.domain.rotation import OverrideSpan
@@ -28,6 +29,7 @@ from bot.alerts import flood
 from bot.store import outbox as box
 from bot.store.db import Db, tx
 from bot.store.incidents import page_suffix, paged_about, resolve
+from bot.store.lineage import seen_edges
 from bot.store.overrides import active_overrides
 from bot.store.schema import actions, alert_events, incidents, outbox
 from bot.store.sql import for_update, insert_ignoring
@@ -56,7 +58,7 @@ def incident_key(runbook: Runbook, pipeline: str, known: bool, alert: Alert) -> 
         return alert.dedup_key
     if alert.run_id:
         return f"{pipeline}:run:{alert.run_id}"
-    run_at = deadlines(runbook, pipeline if known else None, alert.occurred_at).run_at
+    run_at = deadlines(runbook, pipeline if known else None, alert.scheduled_at or alert.occurred_at).run_at
     return f"{pipeline}:day:{(run_at or alert.occurred_at).date().isoformat()}"
 
 
@@ -81,6 +83,8 @@ class _Later:
     posted: dict[str, int] = field(default_factory=dict)  # by pipeline: incidents with their own post this minute
     floods: set[str] = field(default_factory=set)          # flood summaries this batch queued
     runbook: Runbook | None = None                         # for the flood summary's policy question
+    spans: list[OverrideSpan] = field(default_factory=list)
+    lineage: Lineage | None = None                         # read once per batch that opens an incident
 
     def flush(self, conn: Connection) -> None:
         """Write what is pending; called at the end of the batch, and before anything that enqueues
@@ -103,6 +107,7 @@ class _Later:
 class _Open:
     id: int
     alert_count: int
+    root_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,17 +123,21 @@ def receive_many(db: Db, runbook: Runbook, alerts: Iterable[Alert], now: datetim
 
     `spans`: the store's overrides, when the caller keeps them cached (the server does: reading them
     per batch cost an eighth of intake); read here otherwise."""
+    with tx(db) as conn:
+        return receive_in(conn, runbook, alerts, now, active_overrides(conn, now) if spans is None else spans)
+
+
+def receive_in(conn: Connection, runbook: Runbook, alerts: Iterable[Alert], now: datetime,
+               spans: list[OverrideSpan]) -> list[IncidentResult]:
+    """`receive_many` inside the caller's transaction (OpenLineage intake stores its events in it too)."""
     alerts = list(alerts)
     named = [_name(runbook, alert) for alert in alerts]
-    with tx(db) as conn:
-        if spans is None:
-            spans = active_overrides(conn, now)
-        later = _Later(runbook=runbook)
-        later.open = _open_incidents(conn, {n.dedup for n, a in zip(named, alerts) if a.status == "failed"})
-        results = [_receive(conn, runbook, alert, n, now, spans, later, i)
-                   for i, (alert, n) in enumerate(zip(alerts, named))]
-        later.flush(conn)
-        return [result or later.filled[i] for i, result in enumerate(results)]
+    later = _Later(runbook=runbook, spans=spans)
+    later.open = _open_incidents(conn, {n.dedup for n, a in zip(named, alerts) if a.status == "failed"})
+    results = [_receive(conn, runbook, alert, n, now, spans, later, i)
+               for i, (alert, n) in enumerate(zip(alerts, named))]
+    later.flush(conn)
+    return [result or later.filled[i] for i, result in enumerate(results)]
 
 
 def _name(runbook: Runbook, alert: Alert) -> _Named:
@@ -144,12 +153,12 @@ def _open_incidents(conn: Connection, keys: set[str]) -> dict[str, _Open]:
     query = for_update(conn, _OPEN_BY_KEYS)
     for start in range(0, len(ordered), 500):
         for row in conn.execute(query, {"keys": ordered[start:start + 500]}):
-            found[row.open_key] = _Open(row.id, row.alert_count)
+            found[row.open_key] = _Open(row.id, row.alert_count, row.root_id)
     return found
 
 
 # Built once: a statement built per batch costs its cache key on every execution.
-_OPEN_BY_KEYS = (select(incidents.c.id, incidents.c.alert_count, incidents.c.open_key)
+_OPEN_BY_KEYS = (select(incidents.c.id, incidents.c.alert_count, incidents.c.open_key, incidents.c.root_id)
                  .where(incidents.c.open_key.in_(bindparam("keys", expanding=True))))
 
 
@@ -166,6 +175,9 @@ def _receive(conn: Connection, runbook: Runbook, alert: Alert, named: _Named, no
         later.new[dedup].alerts.append((alert, index))
         return None
     current = later.open.get(dedup)
+    if current is not None and current.root_id is not None and _root_resolved(conn, current.root_id):
+        later.flush(conn)
+        return _unfold(conn, runbook, alert, current, dedup, now, spans, later)
     if current is not None:
         return _repeat(conn, runbook, alert, current, dedup, now, key is not None, later)
     later.new[dedup] = _opening(runbook, alert, key, pipeline, dedup, now, spans, index)
@@ -173,9 +185,9 @@ def _receive(conn: Connection, runbook: Runbook, alert: Alert, named: _Named, no
 
 
 def _open_by_key(conn: Connection, dedup: str) -> _Open | None:
-    query = select(incidents.c.id, incidents.c.alert_count).where(incidents.c.open_key == dedup)
+    query = select(incidents.c.id, incidents.c.alert_count, incidents.c.root_id).where(incidents.c.open_key == dedup)
     row = conn.execute(for_update(conn, query)).one_or_none()
-    return _Open(row.id, row.alert_count) if row else None
+    return _Open(row.id, row.alert_count, row.root_id) if row else None
 
 
 _INSERT_EVENT = insert(alert_events)
@@ -206,11 +218,14 @@ class _New:
     alerts: list[tuple[Alert, int]]
     paged: tuple[str, ...] = ()
     folded: tuple[str, ...] = ()  # would be paged, but another open incident of the pipeline paged them
+    key: str | None = None        # the runbook's pipeline key
+    upstream: str | None = None   # the upstream pipeline whose open incident explains this one
+    fix_by: datetime | None = None
 
 
 def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, dedup: str, now: datetime,
              spans: list[OverrideSpan], index: int) -> _New:
-    clocks = deadlines(runbook, key, alert.occurred_at)
+    clocks = deadlines(runbook, key, alert.scheduled_at or alert.occurred_at)
     audience = policy.decide(runbook, key, policy.OPEN, now, spans, policy.IncidentState(fix_by=clocks.fix_by))
     match = triage(runbook, key, alert.error)
     values = dict(
@@ -220,12 +235,12 @@ def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, ded
         log_url=alert.log_url, issue_title=match.title if match else None, notify_mode=audience.how,
         notify=list(audience.people), oncall=audience.oncall, deferred_until=audience.until,
         escalation_level=0, told=audience.told(), notify_reason=audience.reason,
-        origin="missing_report" if alert.source == "sla" else "alert", folded_into=None,
+        origin="missing_report" if alert.source == "sla" else "alert", folded_into=None, root_id=None,
     )
     detail = {"source": alert.source, "mode": audience.how, "people": list(audience.people),
               "reason": audience.reason}
     return _New(values, key is not None, runbook.team.channels.alerts, now, detail, [(alert, index)],
-                audience.paged)
+                audience.paged, key=key, fix_by=clocks.fix_by)
 
 
 def _write_new(conn: Connection, later: _Later) -> None:
@@ -233,6 +248,16 @@ def _write_new(conn: Connection, later: _Later) -> None:
     key says so) is skipped by the INSERT, and these alerts fold into theirs."""
     pending = list(later.new.values())
     later.new.clear()
+    # An incident whose upstream pipeline opens one in this batch too waits for it to exist, so it can
+    # fold under it (the SLA watch finds a whole chain late in one pass).
+    first, then = _upstream_first(conn, pending, later)
+    for wave in (first, then):
+        if wave:
+            _fold_lineage(conn, wave, later)
+            _write_wave(conn, wave, later)
+
+
+def _write_wave(conn: Connection, pending: list[_New], later: _Later) -> None:
     _fold_pages(conn, pending, later)
     _fold_flood(conn, pending, later)
     rows = [p.values | {"alert_count": len(p.alerts)} for p in pending]
@@ -260,6 +285,9 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.filled[index] = IncidentResult(incident_id, deduplicated=position > 0, created=position == 0,
                                                  known=new.known)
         later.audit.append(dict(incident_id=incident_id, kind="open", actor="alert", at=new.now, detail=new.detail))
+        if new.values["root_id"] is not None:
+            later.audit.append(dict(incident_id=incident_id, kind="folded_under", actor="bot", at=new.now,
+                                    detail={"root": new.values["root_id"], "upstream": new.upstream}))
         # The incident is new, so its "open" key is too: no conflict to handle. The parent of an
         # incident that pages goes first too: the page links to it. A folded one has no parent.
         if new.values["folded_into"] is None:
@@ -279,11 +307,60 @@ def _write_new(conn: Connection, later: _Later) -> None:
             later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
 
 
+def _graph(conn: Connection, later: _Later) -> Lineage:
+    if later.lineage is None:
+        later.lineage = lineage_of(later.runbook, ((a, b) for a, b, *_ in seen_edges(conn)))
+    return later.lineage
+
+
+def _upstream_first(conn: Connection, pending: list[_New], later: _Later) -> tuple[list[_New], list[_New]]:
+    keys = {new.key for new in pending if new.key}
+    if len(keys) < 2 or later.runbook.team.lineage.fold_within is None:
+        return pending, []
+    graph = _graph(conn, later)
+    waiting = [new for new in pending if new.key and keys & set(graph.ancestors(new.key))]
+    return [new for new in pending if new not in waiting], waiting
+
+
+def _fold_lineage(conn: Connection, pending: list[_New], later: _Later) -> None:
+    """A failure (or breach) of a pipeline whose upstream has an open incident, opened within the
+    runbook's `team.lineage.fold_within`, joins that incident's thread as a child: the policy's
+    FOLDED decision replaces its own (nobody paged). One query per batch that opens incidents."""
+    window = later.runbook.team.lineage.fold_within
+    known = [new for new in pending if new.key]
+    if window is None or not known:
+        return
+    graph = _graph(conn, later)
+    ancestry = {new.key: graph.ancestors(new.key) for new in known}
+    wanted = {a for chain in ancestry.values() for a in chain}
+    if not wanted:
+        return
+    now = known[0].now
+    rows = conn.execute(select(incidents.c.id, incidents.c.pipeline, incidents.c.root_id)
+                        .where(incidents.c.status != "resolved", incidents.c.pipeline.in_(sorted(wanted)),
+                               incidents.c.known.is_(True), incidents.c.folded_into.is_(None),
+                               incidents.c.opened_at >= now - window)
+                        .order_by(incidents.c.opened_at, incidents.c.id)).all()
+    for new in known:
+        nearest = {a: i for i, a in enumerate(ancestry[new.key])}
+        hits = sorted((row for row in rows if row.pipeline in nearest), key=lambda r: nearest[r.pipeline])
+        if not hits:
+            continue
+        upstream = hits[0]
+        audience = policy.decide(later.runbook, new.key, policy.FOLDED, new.now, later.spans,
+                                 policy.IncidentState(fix_by=new.fix_by, folded=True))
+        new.values.update(root_id=upstream.root_id or upstream.id, notify_mode=audience.how,
+                          notify=list(audience.people), told=audience.told(), notify_reason=audience.reason,
+                          deferred_until=audience.until)
+        new.detail.update(mode=audience.how, people=list(audience.people), reason=audience.reason)
+        new.paged, new.upstream = (), upstream.pipeline
+
+
 def _fold_flood(conn: Connection, pending: list[_New], later: _Later) -> None:
     """Past FOLD_AFTER incidents of a pipeline in a minute, those that page nobody are said in one
     summary message (bot.alerts.flood), not a post each (one count query per pipeline and batch)."""
     for new in pending:
-        if new.paged:
+        if new.paged or new.values["root_id"] is not None:  # a page's post, or a reply in its root's thread
             continue
         pipeline = new.values["pipeline"]
         if pipeline not in later.posted:
@@ -320,6 +397,39 @@ def _repeat(conn: Connection, runbook: Runbook, alert: Alert, current, dedup: st
     later.events.append(_event_row(alert, dedup, current.id, now))
     later.repeats[current.id] = (count, runbook.team.channels.alerts, now)
     return IncidentResult(current.id, deduplicated=True, known=known)
+
+
+def _root_resolved(conn: Connection, root_id: int) -> bool:
+    return conn.execute(select(incidents.c.status).where(incidents.c.id == root_id)).scalar_one() == "resolved"
+
+
+def _unfold(conn: Connection, runbook: Runbook, alert: Alert, current: _Open, dedup: str, now: datetime,
+            spans: list[OverrideSpan], later: _Later) -> IncidentResult:
+    """A folded incident that still fails after its root was resolved is no longer explained by it: it
+    becomes an incident of its own, with its own post and whatever its policy says now."""
+    row = conn.execute(select(incidents).where(incidents.c.id == current.id)).mappings().one()
+    audience = policy.decide(runbook, row["pipeline"] if row["known"] else None, policy.OPEN, now, spans,
+                             policy.IncidentState(fix_by=row["fix_by"]))
+    current.alert_count += 1
+    conn.execute(update(incidents).where(incidents.c.id == current.id).values(
+        root_id=None, slack_channel=None, slack_ts=None, alert_count=incidents.c.alert_count + 1, last_alert_at=now,
+        notify_mode=audience.how, notify=list(audience.people), oncall=audience.oncall, told=audience.told(),
+        notify_reason=audience.reason, deferred_until=audience.until, deferred_pinged_at=None))
+    conn.execute(_INSERT_EVENT, _event_row(alert, dedup, current.id, now))
+    conn.execute(insert(actions), dict(incident_id=current.id, kind="unfolded", actor="alert", at=now,
+                                       detail={"root": current.root_id, "mode": audience.how,
+                                               "people": list(audience.people), "reason": audience.reason}))
+    channel = runbook.team.channels.alerts
+    rows = [_delivery_row("open", current.id, f"incident:{current.id}:open:own", channel, now,
+                          priority=box.URGENT if audience.paged else None)]
+    for name in audience.paged:
+        page = {"person": name, "kind": policy.OPEN, "reason": audience.reason}
+        conn.execute(insert(actions), dict(incident_id=current.id, kind="page", actor="bot", at=now, detail=page))
+        rows.append(_delivery_row("page", current.id, f"incident:{current.id}:{page_suffix(policy.OPEN, 'own', name)}",
+                                  None, now, page))
+    conn.execute(insert(outbox), rows)
+    current.root_id = None
+    return IncidentResult(current.id, deduplicated=True, known=row["known"])
 
 
 def _succeeded(conn: Connection, alert: Alert, pipeline: str, dedup: str, now: datetime,

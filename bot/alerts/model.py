@@ -25,7 +25,7 @@ class AlertError(ValueError):
 
 @dataclass(frozen=True)
 class Alert:
-    source: str                    # generic | alertmanager | cli
+    source: str                    # generic | alertmanager | openlineage | sla | cli
     pipeline: str                  # the name as given; intake resolves it against the runbook
     status: Status
     occurred_at: datetime          # aware UTC
@@ -34,6 +34,7 @@ class Alert:
     dedup_key: str | None = None
     log_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    scheduled_at: datetime | None = None  # the run's scheduled time when the sender knows it (OpenLineage nominalTime)
 
 
 def checked(alert: Alert, now: datetime, time_field: str) -> Alert:
@@ -42,10 +43,10 @@ def checked(alert: Alert, now: datetime, time_field: str) -> Alert:
     if not now - PAST <= alert.occurred_at <= now + FUTURE:
         raise AlertError(time_field, f"{alert.occurred_at.isoformat()} is more than a year ago or in the future")
     texts = {name: getattr(alert, name) for name in ("pipeline", "error", "run_id", "dedup_key", "log_url")}
-    cleaned = {name: _clean(value) for name, value in texts.items() if value and _clean(value) != value}
+    cleaned = {name: storable(value) for name, value in texts.items() if value and storable(value) != value}
     if cleaned.get("pipeline") == "":
         raise AlertError("pipeline", "is empty")
-    raw = _clean(alert.raw)
+    raw = storable(alert.raw)
     if cleaned or raw != alert.raw:
         return replace(alert, raw=raw, **cleaned)
     return alert
@@ -54,12 +55,12 @@ def checked(alert: Alert, now: datetime, time_field: str) -> Alert:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _clean(value: Any) -> Any:
+def storable(value: Any) -> Any:
     """NUL dropped, a lone surrogate (valid JSON escape, invalid Unicode) replaced with U+FFFD."""
     if isinstance(value, str):
         return _UNSTORABLE.sub(lambda m: "" if m[0] == "\x00" else "\ufffd", value) if _UNSTORABLE.search(value) else value
     if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
+        return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [storable(v) for v in value]
     return value

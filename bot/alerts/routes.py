@@ -1,4 +1,5 @@
-"""POST /alerts and /alerts/alertmanager: authenticate, bound, parse, commit, then answer 202.
+"""POST /alerts, /alerts/alertmanager and the OpenLineage endpoints: authenticate, bound, parse,
+commit, then answer 202.
 
 The 202 is sent only after the alert is committed, so an accepted alert survives a kill -9; the
 outbox worker is then woken to post it.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import zlib
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -15,12 +17,15 @@ from starlette.responses import JSONResponse
 from bot.alerts.alertmanager import parse_alertmanager
 from bot.alerts.generic import parse_generic
 from bot.alerts.batching import Intake
+from bot.alerts.lineage_intake import receive_events
 from bot.alerts.model import AlertError
+from bot.alerts.openlineage import parse_events
 from bot.bounded import Rejected, is_local, read_bounded
 
 log = logging.getLogger("oncall_bot.alerts")
 
 MAX_BODY = 256 * 1024
+MAX_LINEAGE_BODY = 1024 * 1024  # schema and column-lineage facets make OpenLineage events larger than alerts
 
 
 def authorize(request: Request, token: str | None) -> None:
@@ -41,8 +46,26 @@ def authorize(request: Request, token: str | None) -> None:
                              "field": "Content-Type"})
 
 
+def _decoded(request: Request, body: bytes, limit: int) -> bytes:
+    """The body, gunzipped when the sender compressed it (the OpenLineage transport can), never past `limit`."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise Rejected(415, {"error": f"unsupported Content-Encoding {encoding[:30]!r}; send gzip or none",
+                             "field": "Content-Encoding"})
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflate.decompress(body, limit + 1)
+    except zlib.error as err:
+        raise Rejected(400, {"error": f"not valid gzip: {err}", "field": "body"}) from None
+    if len(out) > limit or inflate.unconsumed_tail:
+        raise Rejected(413, {"error": f"body over {limit // 1024} KiB once decompressed", "field": "body"})
+    return out
+
+
 def make_endpoints(rt, wake):
-    """The two webhook endpoints over a Runtime; `wake` nudges the outbox worker after a commit."""
+    """The webhook endpoints over a Runtime; `wake` nudges the outbox worker after a commit."""
 
     intake = Intake(rt)
 
@@ -74,4 +97,26 @@ def make_endpoints(rt, wake):
             return results
         return JSONResponse({"incidents": [r.as_json() for r in results]}, status_code=202)
 
-    return generic, alertmanager
+    async def openlineage(request: Request) -> JSONResponse:
+        """OpenLineage RunEvents: one, or a JSON array. Not group-committed: an event and the alert it
+        amounts to are stored together, and a repeat of a run's event type is answered as a duplicate."""
+        try:
+            authorize(request, rt.settings.alerts_token)
+            body = _decoded(request, await read_bounded(request, MAX_LINEAGE_BODY), MAX_LINEAGE_BODY)
+            events = parse_events(body, rt.clock())
+            results = await rt.db(receive_events, rt.runbook, events, rt.clock(), rt.overrides())
+        except Rejected as err:
+            return JSONResponse(err.body, status_code=err.status)
+        except AlertError as err:
+            return JSONResponse(err.as_json() | {"error": "invalid OpenLineage event"}, status_code=400)
+        wake()
+        for result in results:
+            outcome = "duplicate" if result.duplicate else ("known" if result.owned.pipeline else "unknown_job")
+            rt.metrics.lineage_events.labels(result.event.event_type, outcome).inc()
+            if result.incident is not None:
+                alert_status = "succeeded" if result.event.event_type == "COMPLETE" else "failed"
+                rt.metrics.alerts.labels("openlineage", alert_status,
+                                         "repeat" if result.incident.deduplicated else "new").inc()
+        return JSONResponse({"events": [r.as_json() for r in results]}, status_code=202)
+
+    return generic, alertmanager, openlineage

@@ -38,6 +38,7 @@ FIX_BREACH = "fix_breach"          # the fix deadline passed
 DEFERRED_PING = "deferred_ping"    # the people a deferred incident waited for are told
 ESCALATION = "escalation"          # by the clock
 ESCALATION_PRESSED = "escalation_pressed"  # by the Escalate button
+FOLDED = "folded"                  # a failure explained by an open upstream incident, said in its thread
 # Messages about a pipeline, to its owners:
 MONTH_END = "month_end"
 WEEKLY_CHECK = "weekly_check"
@@ -80,6 +81,7 @@ class IncidentState:
     level: int = 0                                       # escalation steps taken
     acknowledged_by: str | None = None                   # runbook names, when Slack told us who
     pressed_by: str | None = None
+    folded: bool = False                                 # folded under an upstream incident (lineage)
 
 
 def owners_of(runbook: Runbook, pipeline: str | None) -> list[str]:
@@ -130,6 +132,12 @@ def decide(runbook: Runbook, pipeline: str | None, kind: str, at: datetime, over
     if kind == OPEN:
         fix_by = state.fix_by if incident else deadlines(runbook, pipeline, at).fix_by
         return _standing(runbook, pipeline, at, overrides, fix_by)
+    if kind == FOLDED:
+        fix_by = state.fix_by if incident else deadlines(runbook, pipeline, at).fix_by
+        return _folded(runbook, pipeline, _standing(runbook, pipeline, at, overrides, fix_by))
+    if state.folded and kind in (*_FOLLOW_UPS, ESCALATION):
+        return Audience("quiet", reason="folded under an open upstream incident: that incident's people are "
+                                        "chased and escalated, and this pipeline's owners were told once")
     if kind in (ESCALATION, ESCALATION_PRESSED):
         return _escalation(runbook, pipeline, at, overrides, state, pressed=kind == ESCALATION_PRESSED)
     now = _standing(runbook, pipeline, at, overrides, None)
@@ -141,6 +149,21 @@ def decide(runbook: Runbook, pipeline: str | None, kind: str, at: datetime, over
         people = now.people[:1] if kind == FIX_CHASE else now.people
         return _not_again(replace(now, people=people, paged=tuple(p for p in now.paged if p in people)), state)
     raise ValueError(f"unknown message kind {kind!r}")
+
+
+def _folded(runbook: Runbook, pipeline: str | None, standing: Audience) -> Audience:
+    """A downstream failure of an open upstream incident pages nobody: the upstream's page woke whoever
+    can fix the cause. When its own hours would page, its owners are mentioned in the upstream thread
+    instead; otherwise its hours stand (deferred to work hours, or quiet)."""
+    why = "an open upstream incident explains it, and that incident's page went out"
+    if standing.how != "page":
+        return replace(standing, reason=f"{standing.reason}; {why.split(', and')[0]}")
+    owners = tuple(owners_of(runbook, pipeline))
+    if not owners:
+        return Audience("quiet", reason=f"{why}: nobody is paged, and it has no owners to mention",
+                        oncall=standing.oncall)
+    return Audience("notify", owners, f"{why}: nobody is paged; its owners are mentioned in that thread",
+                    oncall=standing.oncall)
 
 
 def _not_again(audience: Audience, state: IncidentState) -> Audience:

@@ -83,6 +83,12 @@ def known_zone(value: str) -> str:
     return value
 
 
+class Lineage(Strict):
+    fold_within: Duration | None = Field(
+        "24h", description="A downstream pipeline's failure or SLA breach this long after an open upstream "
+        "incident began joins that incident's thread and pages nobody (null: never fold)")
+
+
 class Team(Strict):
     name: str
     timezone: str = Field("UTC", description="IANA zone; handoffs and work hours are local to it")
@@ -95,6 +101,7 @@ class Team(Strict):
     )
     escalation: Escalation = Field(default_factory=Escalation)
     reminders: Reminders = Field(default_factory=lambda: Reminders())
+    lineage: Lineage = Field(default_factory=Lineage)
 
     @field_validator("timezone")
     @classmethod
@@ -256,6 +263,12 @@ class OnCallPolicy(Strict):
         return self
 
 
+class LineageJob(Strict):
+    namespace: str = Field(min_length=1, description="OpenLineage job namespace, e.g. the Airflow instance's")
+    job: str = Field(min_length=1, description="OpenLineage job name, e.g. the DAG id (task events name their DAG "
+                     "as parent, so the DAG's job covers its tasks)")
+
+
 class Pipeline(Strict):
     name: str
     aliases: list[str] = Field(default_factory=list)
@@ -271,11 +284,20 @@ class Pipeline(Strict):
     on_call: OnCallPolicy | None = None
     common_issues: list[CommonIssue] = Field(default_factory=list)
     escalation: Escalation | None = None
+    depends_on: list[str] = Field(default_factory=list, description="Pipeline keys whose data this one reads "
+                                  "(OpenLineage datasets add more on their own)")
+    openlineage: list[LineageJob] = Field(default_factory=list,
+                                          description="OpenLineage jobs whose run events are this pipeline's")
 
-    @field_validator("upstream", "downstream", "aliases", mode="before")
+    @field_validator("upstream", "downstream", "aliases", "depends_on", mode="before")
     @classmethod
     def _one_or_many(cls, value):
         return [value] if isinstance(value, str) else value
+
+    @field_validator("openlineage", mode="before")
+    @classmethod
+    def _one_job_or_many(cls, value):
+        return [value] if isinstance(value, dict) else value
 
     @field_validator("timezone")
     @classmethod

@@ -88,7 +88,64 @@ def cross_reference_errors(data: dict) -> list[Finding]:
             if other != key:
                 errors.append(Finding(("pipelines", key), f"name or alias {name!r} is also used by pipeline {other!r}",
                                       "names and aliases must be unique"))
+    return errors + _lineage_errors(_mapping(data.get("pipelines")))
+
+
+def _lineage_errors(pipelines: dict) -> list[Finding]:
+    """`depends_on` names pipelines of this file and never loops back; an OpenLineage job belongs to
+    one pipeline (its events could not say whose they are otherwise)."""
+    errors: list[Finding] = []
+    graph: dict[str, list[tuple[int, str]]] = {}
+    jobs: dict[tuple[str, str], str] = {}
+    for key, pipeline in pipelines.items():
+        pipeline = _mapping(pipeline)
+        depends = pipeline.get("depends_on")
+        depends = [(0, depends)] if isinstance(depends, str) else _names(depends)
+        for i, other in depends:
+            path = ("pipelines", key, "depends_on", i)
+            if other not in pipelines:
+                errors.append(Finding(path, f"unknown pipeline {other!r}", _did_you_mean(other, pipelines)))
+            elif other == key:
+                errors.append(Finding(path, f"pipeline {key!r} depends on itself", "remove it from depends_on"))
+            else:
+                graph.setdefault(key, []).append((i, other))
+        mapped = pipeline.get("openlineage")
+        mapped = [mapped] if isinstance(mapped, dict) else mapped if isinstance(mapped, list) else []
+        for i, job in enumerate(mapped):
+            job = _mapping(job)
+            if not isinstance(job.get("namespace"), str) or not isinstance(job.get("job"), str):
+                continue
+            name = (job["namespace"].casefold(), job["job"].casefold())
+            other = jobs.setdefault(name, key)
+            if other != key:
+                errors.append(Finding(("pipelines", key, "openlineage", i),
+                                      f"OpenLineage job {job['namespace']}/{job['job']} is also mapped to pipeline {other!r}",
+                                      "a job's events belong to one pipeline"))
+    errors.extend(_cycles(graph))
     return errors
+
+
+def _cycles(graph: dict[str, list[tuple[int, str]]]) -> list[Finding]:
+    """One finding per loop in depends_on, at the entry that closes it."""
+    found: list[Finding] = []
+    state: dict[str, str] = {}  # "open" while on the current path, "done" after
+
+    def visit(key: str, path: list[str]) -> None:
+        state[key] = "open"
+        for i, other in graph.get(key, []):
+            if state.get(other) == "open":
+                loop = path[path.index(other):] + [key, other] if other in path else [key, other]
+                found.append(Finding(("pipelines", key, "depends_on", i),
+                                     f"depends_on makes a loop (each feeds the next): {' → '.join(reversed(loop))}",
+                                     "a pipeline cannot wait for its own data; remove one entry of the loop"))
+            elif other not in state:
+                visit(other, path + [key])
+        state[key] = "done"
+
+    for key in graph:
+        if key not in state:
+            visit(key, [])
+    return found
 
 
 def _holiday_calendar_errors(country: str, subdiv: str | None) -> list[Finding]:

@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from bot.slack import notices
 from bot.slack.replies import incident as render
 from bot.store import outbox, pacing
-from bot.store.incidents import get_incident
+from bot.store.incidents import children_of, get_incident
 from bot.store.records import Incident, OutboxItem
 
 log = logging.getLogger("oncall_bot.delivery")
@@ -155,12 +155,14 @@ class Delivery:
         if incident.folded_into and item.kind != "page":
             return {"folded_into": incident.folded_into}  # said in its flood's summary; it has no thread
         rt, people = self.rt, self.rt.directory
+        if item.kind == "open" and incident.root_id is not None:
+            return await self._open_folded(item, incident)
         if item.kind == "open":
             if incident.slack_ts:
                 return {"channel": incident.slack_channel, "ts": incident.slack_ts}  # posted by an earlier attempt
             channel = item.channel or self._alerts_channel()
             mark = {"event_type": INCIDENT_EVENT, "event_payload": {"incident_id": incident.id}}
-            msg = await render.parent(rt.runbook, people, incident)
+            msg = await render.parent(rt.runbook, people, incident, await rt.db(children_of, incident.id))
             return await self._post_once(item, {"channel": channel, **msg.payload(), "unfurl_links": False,
                                                 "unfurl_media": False}, mark)
         if item.kind == "page":  # after the post when there is one; a page never waits on a lost channel
@@ -168,10 +170,14 @@ class Delivery:
         if not incident.slack_ts:
             raise NotYet(f"incident {incident.id} has no parent message yet")
         replies = []
+        # A folded incident's messages go to its root's thread (its slack_ts is that thread): they say whose.
+        about = f"{render.title(rt.runbook, incident)} (incident {incident.id}): " if incident.root_id else ""
         if item.kind == "repeat" and await self._says_something_new(incident):
-            replies.append(render.repeat_reply(incident))
+            replies.append(render.repeat_reply(incident, about))
         elif item.kind == "resolve":
-            replies.append(await render.resolve_reply(people, incident))
+            still = [f"{render.title(rt.runbook, c)} (incident {c.id})"
+                     for c in await rt.db(children_of, incident.id) if c.is_open]
+            replies.append(await render.resolve_reply(people, incident, about, still))
         elif item.kind == "escalate":
             replies.append(await render.escalation(people, incident, item.args))
         elif item.kind == "deferred_ping":
@@ -191,8 +197,25 @@ class Delivery:
             result["count"] = incident.alert_count  # what this reply said, so the next one says more
         return result
 
+    async def _open_folded(self, item: OutboxItem, incident: Incident) -> dict:
+        """A downstream failure's first message: a reply in its root's thread, which becomes its thread."""
+        if incident.slack_ts:
+            return {"channel": incident.slack_channel, "ts": incident.slack_ts}
+        root = await self.rt.db(get_incident, incident.root_id)
+        if root is None or not root.slack_ts:
+            raise NotYet(f"incident {incident.id} waits for the message of incident {incident.root_id}")
+        msg = await render.folded_open(self.rt.runbook, self.rt.directory, incident, root)
+        await self._post_once(item, {"channel": root.slack_channel, "thread_ts": root.slack_ts, **msg.payload(),
+                                     "unfurl_links": False, "unfurl_media": False})
+        await self._update_parent(root)
+        return {"channel": root.slack_channel, "ts": root.slack_ts}
+
     async def _update_parent(self, incident: Incident) -> None:
-        msg = await render.parent(self.rt.runbook, self.rt.directory, incident)
+        """The parent message follows the incident; a folded incident's parent is its root's."""
+        if incident.root_id is not None:
+            incident = await self.rt.db(get_incident, incident.root_id)
+        children = await self.rt.db(children_of, incident.id)
+        msg = await render.parent(self.rt.runbook, self.rt.directory, incident, children)
         await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
 
     async def _rendered(self, item: OutboxItem) -> dict:

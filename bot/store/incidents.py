@@ -45,6 +45,22 @@ def list_incidents(db: Db, *, open_only: bool = False, pipeline: str | None = No
         return [Incident.from_row(row) for row in conn.execute(query).mappings()]
 
 
+def children_of(db: Db, root_id: int) -> list[Incident]:
+    """The incidents folded under an upstream incident (lineage), oldest first."""
+    query = select(incidents).where(incidents.c.root_id == root_id).order_by(incidents.c.id)
+    with tx(db, read=True) as conn:
+        return [Incident.from_row(row) for row in conn.execute(query).mappings()]
+
+
+def resolve_children(db: Db, root_id: int, user: str, now: datetime) -> Change:
+    """Someone resolved the root cause and says its downstream incidents are settled too: each open
+    one folded under it is resolved by them, as by its own button (the SLA stays unknown)."""
+    with tx(db) as conn:
+        open_ones = [child.id for child in children_of(conn, root_id) if child.is_open]
+        changed = [resolve(conn, child_id, user, now, via="root").changed for child_id in open_ones]
+        return Change(get_incident(conn, root_id), any(changed))
+
+
 def folded_count(db: Db, key: str) -> int:
     """How many incidents a flood summary stands for."""
     with tx(db, read=True) as conn:
@@ -262,7 +278,7 @@ def due_escalations(db: Db, now: datetime, ack_within: timedelta | None | Per, c
     longest_chain = chain_length if isinstance(chain_length, int) else longest_chain
     start = func.coalesce(incidents.c.escalated_at, incidents.c.deferred_pinged_at, incidents.c.opened_at)
     query = select(incidents).where(
-        incidents.c.status == "open",
+        incidents.c.status == "open", incidents.c.root_id.is_(None),  # a folded one escalates through its root
         or_(incidents.c.notify_mode.in_(["page", "notify"]), incidents.c.deferred_pinged_at.is_not(None)),
     ).order_by(incidents.c.id)
     if shortest_wait is not None:

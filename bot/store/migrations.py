@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     insert,
     select,
@@ -257,6 +258,34 @@ def _v10_hostile_input(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v11_lineage(conn: Connection) -> None:
+    _add_column(conn, "incidents", Column("root_id", Integer, ForeignKey("incidents.id")))
+    incidents = Table("incidents", MetaData(), Column("root_id", Integer))
+    Index("ix_incidents_root", incidents.c.root_id).create(conn)
+    meta = MetaData()
+    Table("lineage_events", meta,
+          Column("id", Integer, primary_key=True),
+          Column("run_id", String(100), nullable=False),
+          Column("event_type", String(20), nullable=False),
+          Column("namespace", String(500), nullable=False),
+          Column("job", String(500), nullable=False),
+          Column("pipeline", String(200)),
+          Column("parent_run_id", String(100)),
+          Column("event_time", UTCDateTime, nullable=False),
+          Column("nominal_time", UTCDateTime),
+          Column("received_at", UTCDateTime, nullable=False),
+          Column("payload", Json, nullable=False),
+          UniqueConstraint("run_id", "event_type", name="uq_lineage_events_run_type"),
+          Index("ix_lineage_events_type_pipeline_time", "event_type", "pipeline", "event_time"))
+    Table("lineage_datasets", meta,
+          Column("pipeline", String(200), primary_key=True),
+          Column("direction", String(3), CheckConstraint("direction IN ('in', 'out')"), primary_key=True),
+          Column("namespace", String(500), primary_key=True),
+          Column("name", String(500), primary_key=True),
+          Column("last_seen_at", UTCDateTime, nullable=False))
+    meta.create_all(conn)
+
+
 def _v9_asked(conn: Connection) -> None:
     _add_column(conn, "swap_requests", Column("asked", String(100)))
 
@@ -287,6 +316,8 @@ MIGRATIONS: list[Migration] = [
     Migration(10, "signatures of Slack requests already handled, until their replay window closes; "
                   "outbox rows a person waits for (pages, direct messages) go first; incidents folded into "
                   "a flood summary", _v10_hostile_input),
+    Migration(11, "OpenLineage run events (one per run and event type) and the datasets each pipeline reads "
+                  "and writes; an incident folded under an upstream pipeline's incident", _v11_lineage),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -52,6 +52,7 @@ class Incident(Record):
     notify_reason: str | None
     origin: str | None
     folded_into: str | None = None  # said in a flood summary (bot.alerts.flood), without a thread of its own
+    root_id: int | None = None      # folded under this upstream incident (lineage): said in its thread
 
     @property
     def missing_report(self) -> bool:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from bot.store.types import Json, UTCDateTime
@@ -73,10 +74,12 @@ incidents = Table(
     Column("notify_reason", Text),                            # why the first message told whom it told
     Column("origin", String(20)),                             # "alert", or "missing_report" (the SLA watch)
     # v10
-    Column("folded_into", String(300)),                       # a flood summary's key: no message of its own
+    Column("folded_into", String(300)),
+    Column("root_id", Integer, ForeignKey("incidents.id")),  # the upstream incident it is folded under (lineage)                       # a flood summary's key: no message of its own
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
     Index("ix_incidents_own_posts", "pipeline", "folded_into", "opened_at"),
     Index("ix_incidents_status", "status"),
+    Index("ix_incidents_root", "root_id"),
 )
 
 alert_events = Table(
@@ -202,6 +205,32 @@ slack_requests = Table(
     Column("signature", String(100), primary_key=True),       # v0=… of a signed Slack request
     Column("expires_at", UTCDateTime, nullable=False),        # its timestamp's window closes then
     Index("ix_slack_requests_expires", "expires_at"),
+)
+
+lineage_events = Table(
+    "lineage_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(100), nullable=False),            # the OpenLineage run (a task's own run for task events)
+    Column("event_type", String(20), nullable=False),         # START | RUNNING | COMPLETE | ABORT | FAIL | OTHER
+    Column("namespace", String(500), nullable=False),
+    Column("job", String(500), nullable=False),
+    Column("pipeline", String(200)),                          # runbook key it maps to; None: unknown job
+    Column("parent_run_id", String(100)),                     # a task event's parent (the pipeline's) run
+    Column("event_time", UTCDateTime, nullable=False),
+    Column("nominal_time", UTCDateTime),                      # the scheduled time, from the nominalTime facet
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    UniqueConstraint("run_id", "event_type", name="uq_lineage_events_run_type"),
+    Index("ix_lineage_events_type_pipeline_time", "event_type", "pipeline", "event_time"),
+)
+
+lineage_datasets = Table(
+    "lineage_datasets", metadata,
+    Column("pipeline", String(200), primary_key=True),        # runbook key
+    Column("direction", String(3), CheckConstraint("direction IN ('in', 'out')"), primary_key=True),
+    Column("namespace", String(500), primary_key=True),
+    Column("name", String(500), primary_key=True),
+    Column("last_seen_at", UTCDateTime, nullable=False),
 )
 
 channel_pace = Table(

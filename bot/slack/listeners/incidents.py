@@ -18,6 +18,7 @@ log = logging.getLogger("oncall_bot.incidents")
 ACTIONS = {
     "incident_ack": incidents.ack,
     "incident_resolve": incidents.resolve,
+    "incident_resolve_children": incidents.resolve_children,
 }
 
 

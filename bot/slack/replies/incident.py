@@ -10,6 +10,7 @@ and resolutions mention nobody.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
@@ -57,8 +58,10 @@ def _excerpt(error: str | None, matched_line: str | None) -> str:
     return text
 
 
-async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Message:
-    """The top-level alert message, for posting and for every later edit."""
+async def parent(runbook: Runbook, people: Directory, incident: Incident,
+                 children: Sequence[Incident] = ()) -> Message:
+    """The top-level alert message, for posting and for every later edit. `children`: the downstream
+    incidents folded under it (lineage), listed so the thread's root says what else it explains."""
     match = triage(runbook, incident.pipeline if incident.known else None, incident.error)
     spec = runbook.pipelines.get(incident.pipeline) if incident.known else None
     owners = owners_of(runbook, incident.pipeline if incident.known else None)
@@ -101,7 +104,10 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident) -> Mes
         pairs.append(("Check with / tell", f"{escape(', '.join(spec.upstream)) or '-'} / "
                                            f"{escape(', '.join(spec.downstream)) or '-'}"))
     blocks.append(fields(pairs))
-    if buttons := _buttons(incident):
+    if children:
+        listed = ", ".join(f"{title(runbook, c)} (incident {c.id}, {c.status})" for c in children)
+        blocks.append(section(f"*Downstream, folded here:* {listed}"))
+    if buttons := _buttons(incident, sum(c.is_open for c in children)):
         blocks.append(buttons)
     run = f" · run `{escape(incident.run_id)}`" if incident.run_id else ""
     blocks.append(context(f"Incident {incident.id}{run} · opened {date_token(incident.opened_at)}"))
@@ -146,10 +152,14 @@ def _told_line(people: Directory, incident: Incident) -> str:
     return f"Posted quietly: nobody is mentioned. _{reason}_"
 
 
-def _buttons(incident: Incident) -> ActionsBlock | None:
-    """Only buttons that do something: a resolved incident without a log link has none."""
+def _buttons(incident: Incident, open_children: int = 0) -> ActionsBlock | None:
+    """Only buttons that do something: a resolved incident without a log link has none, and the offer
+    to resolve the downstream incidents folded under it goes once none is left open."""
     value = str(incident.id)
     elements = []
+    if incident.status == "resolved" and open_children:
+        elements.append(ButtonElement(text=f"Resolve {open_children} downstream", action_id="incident_resolve_children",
+                                      value=value))
     if incident.status == "open":
         elements.append(ButtonElement(text="Acknowledge", action_id="incident_ack", value=value, style="primary"))
     if incident.status != "resolved":
@@ -161,8 +171,8 @@ def _buttons(incident: Incident) -> ActionsBlock | None:
     return ActionsBlock(block_id=f"incident-{incident.id}", elements=elements) if elements else None
 
 
-def repeat_reply(incident: Incident) -> Message:
-    text = (f"Seen again: {incident.alert_count} alerts so far, the latest "
+def repeat_reply(incident: Incident, about: str = "") -> Message:
+    text = (f"{about}Seen again: {incident.alert_count} alerts so far, the latest "
             f"{date_token(incident.last_alert_at)}. Further repeats only update the count above.")
     return message(f"Seen again ({incident.alert_count} alerts)", [section(text)])
 
@@ -174,16 +184,54 @@ async def _actor(people: Directory, user_id: str | None) -> str:
     return people.plain(await people.person_of(user_id)) if await people.person_of(user_id) else "a teammate"
 
 
-async def resolve_reply(people: Directory, incident: Incident) -> Message:
+async def resolve_reply(people: Directory, incident: Incident, about: str = "",
+                        still_open: Sequence[str] = ()) -> Message:
     if is_user_id(incident.resolved_by):
-        text = f"Resolved by {await _actor(people, incident.resolved_by)}."
+        text = f"{about}Resolved by {await _actor(people, incident.resolved_by)}."
     else:
-        text = "Resolved: the pipeline reported success."
+        text = f"{about}Resolved: the pipeline reported success."
     if incident.sla_met is not None and incident.data_ready_by and incident.resolved_at:
         late = incident.resolved_at - incident.data_ready_by
         text += " Data was ready within its SLA." if incident.sla_met else \
             f" Data was late by {format_duration(late)} (due {date_token(incident.data_ready_by)})."
+    if still_open:
+        text += (f" Still open downstream: {', '.join(still_open)}. Each resolves on its own success report, "
+                 f"or all at once with *Resolve downstream* above.")
     return message(text, [section(text)])
+
+
+async def folded_open(runbook: Runbook, people: Directory, incident: Incident, root: Incident) -> Message:
+    """A downstream failure (or breach) in the thread of the upstream incident that explains it."""
+    match = triage(runbook, incident.pipeline, incident.error)
+    spec = runbook.pipelines.get(incident.pipeline)
+    await people.resolve(incident.notify)
+    what = headline(runbook, incident)
+    text = f":link: *{what} too*, likely because *{title(runbook, root)}* is failing (incident {root.id})."
+    blocks = [section(text)]
+    if incident.missing_report:
+        blocks.append(section(escape(incident.error)))
+    else:
+        blocks.append(section(_excerpt(incident.error, match.line if match else None)))
+        if match:
+            blocks.append(section(f"*If it is not the upstream:* {escape(match.title)}: {escape(match.remediation)}"))
+    if spec and spec.downstream:
+        blocks.append(section(f"*Tell {escape(', '.join(spec.downstream))}:* their data from {title(runbook, incident)} "
+                              f"is late because {title(runbook, root)} failed."))
+    names = ", ".join(people.plain(n) for n in incident.notify) or "nobody"
+    if incident.notify_mode in ("page", "notify") and incident.notify:
+        told = "Owners: " + " ".join(people.mention(n) for n in incident.notify) + " (mentioned once, not paged)."
+    elif incident.notify_mode == "deferred":
+        when = date_token(incident.deferred_until) if incident.deferred_until else "later"
+        told = f"{names} will be told {when}."
+    else:
+        told = "Nobody is mentioned."
+    blocks.append(section(told))
+    blocks.append(context(f"Incident {incident.id}, folded under incident {root.id}. "
+                          f"_{escape(incident.notify_reason or '')}_"))
+    fallback = f"{headline(runbook, incident, token=False)} too, likely because {title(runbook, root)} is failing"
+    if incident.notify_mode in ("page", "notify") and incident.notify:
+        fallback += " cc " + " ".join(people.mention(n) for n in incident.notify)
+    return message(fallback, blocks)
 
 
 MEANWHILE = {"sla_breach": "SLA missed", "fix_chase": "fix deadline near", "fix_chase_last": "fix deadline near",
