@@ -22,6 +22,7 @@ from bot.store import Store
 from bot.store.weekly_checks import checks_since
 from bot.store.pass_reads import (delivered, first_successes, notification_states, open_with_deadlines, run_records,
                               successes_since)
+from bot.store.lineage import dataset_edges, starts_since
 from bot.store.notifications import claim, finish
 from bot.store.overrides import active_overrides
 from bot.store.schema import notifications
@@ -76,14 +77,17 @@ def load_context(store: Store, runbook: Runbook, now: datetime, window: timedelt
                    runs=run_records(store, back), successes=successes_since(store, back),
                    first_success=first_successes(store, runbook),
                    checks=checks_since(store, back), states=notification_states(store, back),
+                   starts=starts_since(store, back), seen_edges=[(a, b) for a, b, *_ in dataset_edges(store)],
                    delivered=lambda key: delivered(store, key))
 
 
 def run_pass(store: Store, runbook: Runbook, now: datetime, window: timedelta = WINDOW,
              lookahead: timedelta = LOOKAHEAD) -> PassResult:
     ctx = load_context(store, runbook, now, window)
+    # Upstream pipelines first among occurrences due together: a chain late in one pass opens its root
+    # incident before the downstream breaches that fold under it.
     found = sorted((occ for rule in RULES for occ in rule.occurrences(ctx, ctx.since, now + lookahead)),
-                   key=lambda o: (o.due, o.kind, o.scope))
+                   key=lambda o: (o.due, o.kind, o.detail.get("depth", 0), o.scope))
     result = PassResult(occurrences=len(found))
     owed = []
     for occ in found:

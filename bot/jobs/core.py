@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from bot.alerts.escalation import state_of
 from bot.domain import policy
 from bot.domain.calendar import working_days_before
+from bot.domain.lineage import Lineage, lineage_of
 from bot.domain.rotation import OverrideSpan, Roster
 from bot.domain.timeutil import local_instant
 from bot.runbook.fields import WorkingDays
@@ -62,6 +63,8 @@ class Context:
     successes: list[tuple[str, datetime]]
     first_success: dict[str, datetime]       # when each pipeline first reported a success
     checks: dict
+    starts: list[tuple[str, datetime]] = field(default_factory=list)  # (pipeline, OpenLineage START time)
+    seen_edges: list[tuple[str, str]] = field(default_factory=list)   # lineage from OpenLineage datasets
     states: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
     delivered: Callable[[str], tuple[str | None, str | None]] = lambda key: (None, None)
     cache: dict = field(default_factory=dict)  # per-pass memo of rules (e.g. reported names to pipelines)
@@ -71,6 +74,10 @@ class Context:
         if rotation not in self._rosters:
             self._rosters[rotation] = Roster(self.runbook, rotation, self.overrides)
         return self._rosters[rotation]
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        return lineage_of(self.runbook, self.seen_edges)
 
     @cached_property
     def tz(self):

@@ -51,7 +51,7 @@ def occurrences(ctx: Context, start: datetime, end: datetime) -> Iterator[Occurr
             day += DAY
             run = first_run(spec.schedule, deadline, zone) if start <= deadline <= end else None
             if run and run >= since:
-                yield Occurrence(KIND, key, deadline, None, run)
+                yield Occurrence(KIND, key, deadline, None, run, {"depth": len(ctx.lineage.ancestors(key))})
 
 
 def succeeded(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> bool:
@@ -97,7 +97,7 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     if current is None:
         receive(conn, ctx.runbook, Alert(
             source="sla", pipeline=pipeline, status="failed", occurred_at=deadline,
-            error=sla_error(spec, run, deadline, ctx.runbook.clock_zone(pipeline)),
+            error=sla_error(spec, run, deadline, ctx.runbook.clock_zone(pipeline), started(ctx, pipeline, run, deadline)),
             raw={"sla_breach": True, "run_at": iso(run), "data_ready_by": iso(deadline)}), ctx.now)
         return SENT
     if not current.slack_ts:
@@ -109,8 +109,15 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
                        channel=current.slack_channel, thread_ts=current.slack_ts, broadcast=bool(audience.mentioned))
 
 
-def sla_error(spec, run: datetime, deadline: datetime, zone: ZoneInfo) -> str:
+def started(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
+    """When the run began, if OpenLineage said so (its first START between the run and the deadline)."""
+    return min((at for key, at in ctx.starts if key == pipeline and run <= at <= deadline), default=None)
+
+
+def sla_error(spec, run: datetime, deadline: datetime, zone: ZoneInfo, began: datetime | None = None) -> str:
     """The text of a breach with no failure alert: shown, like a failure's error, on its incident."""
     tell_teams = f" Tell: {', '.join(spec.downstream)}." if spec.downstream else ""
+    state = (f"it has been running since {began.astimezone(zone):%H:%M %Z} and reported neither success nor failure"
+             if began else "no failure alert arrived either")
     return (f"SLA breach: no success report for the {run.astimezone(zone):%Y-%m-%d %H:%M %Z} run by its data-ready "
-            f"time {deadline.astimezone(zone):%Y-%m-%d %H:%M %Z} (no failure alert arrived either).{tell_teams}")
+            f"time {deadline.astimezone(zone):%Y-%m-%d %H:%M %Z} ({state}).{tell_teams}")

@@ -208,7 +208,7 @@ class Delivery:
         await self._post_once(item, {"channel": root.slack_channel, "thread_ts": root.slack_ts, **msg.payload(),
                                      "unfurl_links": False, "unfurl_media": False})
         await self._update_parent(root)
-        return {"channel": root.slack_channel, "ts": root.slack_ts}
+        return {"channel": root.slack_channel, "ts": root.slack_ts, "folded_under": root.id}
 
     async def _update_parent(self, incident: Incident) -> None:
         """The parent message follows the incident; a folded incident's parent is its root's."""

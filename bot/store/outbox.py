@@ -142,8 +142,12 @@ def mark_sent(db: Db, item_id: int, result: dict[str, Any] | None, now: datetime
                 return False
             raise KeyError(f"no outbox row {item_id}")
         if row.kind == "open" and row.incident_id is not None and result and result.get("ts"):
+            # A reply in an upstream incident's thread is the thread of an incident still folded under
+            # it: not of one that became an incident of its own while the reply was being posted.
+            folded = result.get("folded_under")
+            still = incidents.c.root_id == folded if folded is not None else incidents.c.root_id.is_(None)
             conn.execute(update(incidents)
-                         .where(incidents.c.id == row.incident_id, incidents.c.slack_ts.is_(None))
+                         .where(incidents.c.id == row.incident_id, incidents.c.slack_ts.is_(None), still)
                          .values(slack_channel=result.get("channel"), slack_ts=str(result["ts"])))
         return True
 

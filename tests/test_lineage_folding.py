@@ -1,0 +1,175 @@
+"""Lineage folding and OpenLineage input, in process: who hears a downstream failure (nobody is paged
+for it, its owners are told once), what happens when it outlives its root, the SLA watch of a chain
+late in one pass, and hostile or broken events (a clear 4xx, nothing stored half-way)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.alerts.lineage_intake import receive_events
+from bot.alerts.openlineage import parse_events
+from bot.store.incidents import list_incidents
+from bot.store.schema import alert_events, incidents, lineage_events
+from tests.conftest import ShiftedClock, fresh_database
+from tests.helpers_runbook import BERLIN, runbook, source_with
+from tests.jobs_helpers import at, rows, tick
+from tests.slackreq import ROTATION_EMAILS
+from tests.store_fixtures import backend, make_store, store  # noqa: F401
+
+AUTH = {"Authorization": "Bearer alerts-secret"}
+NAMES = {uid: name.split("@")[0].title() for name, uid in ROTATION_EMAILS.items()}
+# Tuesday 2026-12-01 02:30 UTC: a weekday night; Danny is on call.
+WEEKDAY_NIGHT = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+
+
+def event(kind: str, job: str, run: str | None = None, at: datetime = WEEKDAY_NIGHT, *, error: str | None = None,
+          parent: tuple[str, str] | None = None, nominal: datetime | None = None, inputs=(), outputs=(),
+          namespace: str = "airflow") -> dict:
+    facets: dict = {}
+    if error:
+        facets["errorMessage"] = {"_producer": "https://t", "_schemaURL": "https://t", "message": error,
+                                  "programmingLanguage": "python"}
+    if parent:
+        facets["parent"] = {"run": {"runId": parent[1]}, "job": {"namespace": namespace, "name": parent[0]}}
+    if nominal:
+        facets["nominalTime"] = {"_producer": "https://t", "_schemaURL": "https://t",
+                                 "nominalStartTime": nominal.isoformat()}
+    return {"eventTime": at.isoformat(), "producer": "https://t", "eventType": kind,
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": run or str(uuid.uuid4()), "facets": facets}, "job": {"namespace": namespace, "name": job},
+            "inputs": [{"namespace": "dw", "name": n} for n in inputs],
+            "outputs": [{"namespace": "dw", "name": n} for n in outputs]}
+
+
+def counts(rt) -> tuple[int, int, int]:
+    with rt.store.reading() as conn:
+        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
+                     for t in (lineage_events, alert_events, incidents))
+
+
+@pytest.fixture
+def app(tmp_path, fake_slack, make_app):
+    db = next(fresh_database("sqlite", tmp_path))
+    fake_slack.users_by_email.update(ROTATION_EMAILS)
+    # Engagement reads Growth's table here: its own hours would page at night, so folding shows.
+    path = tmp_path / "runbooks.yaml"
+    path.write_text(source_with("    name: Engagement\n", "    name: Engagement\n    depends_on: [growth]\n")
+                    .replace("@example.com, placeholder: true", "@team.test"))
+    client = make_app(fake_slack, runbook=path, DATABASE_URL=db)
+    client.clock = ShiftedClock(WEEKDAY_NIGHT)
+    client.runtime.clock = client.clock
+    return client
+
+
+def post(app, body, **headers):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return app.post("/api/v1/lineage", content=data, headers=AUTH | {"content-type": "application/json"} | headers)
+
+
+def test_broken_and_hostile_events_get_a_clear_4xx_and_store_nothing(app):
+    good = event("FAIL", "growth", error="boom")
+    cases = [
+        (json.dumps(good)[:-40], 400, "body"),                                    # truncated
+        (good | {"eventType": "EXPLODED"}, 400, "eventType"),                     # unknown event type
+        ({**good, "run": {"facets": {}}}, 400, "run.runId"),                      # missing run id
+        ({**good, "run": {"runId": "42"}}, 400, "run.runId"),                     # not a UUID
+        ({k: v for k, v in good.items() if k != "job"}, 400, "job"),
+        (good | {"eventTime": "2026-12-01"}, 400, "eventTime"),                   # a date, not a date-time
+        (good | {"eventTime": "2024-01-01T00:00:00Z"}, 400, "eventTime"),         # years ago: a broken sender
+        ([good, {**good, "run": {}}], 400, "[1].run.runId"),                      # a batch: all or nothing
+        ([], 400, "body"),
+        (json.dumps(good | {"producer": "x" * (5 * 1024 * 1024)}), 413, "body"),  # 5 MB
+        ("[" * 100_000, 400, "body"),                                             # nested past the limit
+    ]
+    for body, status, field in cases:
+        response = post(app, body)
+        assert (response.status_code, response.json().get("field")) == (status, field), (field, response.text)
+    bomb = gzip.compress(json.dumps(good | {"producer": "y" * (8 * 1024 * 1024)}).encode())
+    assert post(app, bomb, **{"content-encoding": "gzip"}).status_code == 413     # 8 MB inflated from 8 KB
+    assert post(app, good, **{"content-encoding": "br"}).status_code == 415
+    assert app.post("/api/v1/lineage", json=good).status_code == 401             # no API key
+    assert counts(app.runtime) == (0, 0, 0)
+    # The next event on the same server is taken, compressed or not.
+    assert post(app, gzip.compress(json.dumps(good).encode()), **{"content-encoding": "gzip"}).status_code == 202
+    assert counts(app.runtime) == (1, 1, 1)
+
+
+def mentioned(call) -> set[str]:
+    return {NAMES[uid] for uid in re.findall(r"<@(U[A-Z0-9]+)>", call.texts())}
+
+
+def test_a_downstream_failure_whose_own_hours_would_page_mentions_its_owners_once_and_pages_nobody(app, fake_slack):
+    growth = post(app, event("FAIL", "growth", error="java.lang.NullPointerException")).json()["events"][0]
+    app.clock.set(WEEKDAY_NIGHT + timedelta(minutes=20))
+    run = str(uuid.uuid4())  # Engagement's DAG run; its tasks' events name it as their parent
+    child = post(app, event("FAIL", "engagement.read_clicks", None, WEEKDAY_NIGHT + timedelta(minutes=20),
+                            error="no kafka input", parent=("engagement", run))).json()["events"][0]
+    reply = fake_slack.wait_for("chat.postMessage", wanted=lambda c: "Engagement failed too" in c.texts())[0]
+    top = [c for c in fake_slack.of("chat.postMessage") if not c.args.get("thread_ts")
+           and c.args["channel"] != "#data-oncall"]  # the handoff reminders of that night are not ours
+    assert sorted(c.args["channel"] for c in top) == ["#data-alerts", "DU0DANNY"]  # one thread, one page
+    assert mentioned(reply) == {"Anna", "Laura"} and "not paged" in reply.texts()
+    stored = {i.id: i for i in list_incidents(app.runtime.store)}
+    assert stored[child["incident"]].root_id == growth["incident"]
+    assert stored[child["incident"]].notify_mode == "notify"
+
+    # Growth succeeds; Engagement's run still fails an hour later: the upstream no longer explains it,
+    # and it becomes an incident of its own that pages as its policy says.
+    app.clock.set(WEEKDAY_NIGHT + timedelta(minutes=40))
+    post(app, event("COMPLETE", "growth", growth["runId"], WEEKDAY_NIGHT + timedelta(minutes=40)))
+    app.clock.set(WEEKDAY_NIGHT + timedelta(minutes=90))
+    again = post(app, event("FAIL", "engagement.write_daily", None, WEEKDAY_NIGHT + timedelta(minutes=90),
+                            error="no kafka input", parent=("engagement", run))).json()["events"][0]
+    assert again["incident"] == child["incident"]  # another task of the same run: the same incident
+    own = fake_slack.wait_for("chat.postMessage", wanted=lambda c: not c.args.get("thread_ts")
+                              and c.args["channel"] == "#data-alerts" and c.texts().startswith("Engagement failed"))
+    assert mentioned(own[0]) == {"Danny"}
+    pages = fake_slack.wait_for("chat.postMessage", 2, wanted=lambda c: c.args["channel"] == "DU0DANNY")
+    assert "Engagement" in pages[1].texts()
+    assert list_incidents(app.runtime.store)[1].root_id is None
+
+
+# Ledger reads Orders; both keep their clocks in the team's zone.
+BERLIN_CHAIN = (BERLIN.replace("    name: Ledger\n", "    name: Ledger\n    depends_on: [orders]\n    timezone: team\n")
+                .replace("    name: Orders\n", "    name: Orders\n    timezone: team\n"))
+
+
+def test_a_chain_late_in_one_pass_opens_one_breach_and_folds_the_other_under_it(store):  # noqa: F811
+    """Shop Data (Europe/Berlin): Orders is due at 05:00 and Ledger, which reads it, at 06:00 local. Both
+    report nothing; Orders' run started (OpenLineage START) and never finished."""
+    rb = runbook(BERLIN_CHAIN.replace('data_ready_by: "06:00"', 'data_ready_by: "05:00"'))
+    # Watched from their first success, a day earlier.
+    day = at(2026, 11, 30, 4)
+    receive_events(store, rb, parse_events([event("COMPLETE", "orders", at=day), event("COMPLETE", "ledger", at=day)],
+                                           day), day)
+    tick(store, rb, day)  # the bot's first pass: runs from here on are watched
+    started = at(2026, 12, 1, 1, 31)  # 02:31 in Berlin
+    receive_events(store, rb, parse_events([event("START", "orders", at=started)], started), started)
+    tick(store, rb, at(2026, 12, 1, 4, 0))  # 05:00 in Berlin: both due at once
+    opened = {i.pipeline: i for i in list_incidents(store) if i.status != "resolved"}
+    assert set(opened) == {"orders", "ledger"}
+    assert opened["ledger"].root_id == opened["orders"].id and opened["orders"].root_id is None
+    assert "running since 02:31 CET" in opened["orders"].error
+    # Orders pages (a weekday, around the clock); Ledger is debugged in work hours: its owners wait.
+    assert opened["orders"].notify_mode == "page" and opened["ledger"].notify_mode == "deferred"
+    assert [r.args.get("person") for r in rows(store, "page")] == ["Soeren"]  # on call this week
+    assert rows(store, "open")[1].incident_id == opened["ledger"].id
+
+
+def test_a_pipeline_whose_upstream_has_no_open_incident_is_not_folded(store):  # noqa: F811
+    rb = runbook(BERLIN_CHAIN)
+    now = at(2026, 12, 1, 2)
+    receive_events(store, rb, parse_events([event("FAIL", "ledger", at=now, error="boom")], now), now)
+    assert [i.root_id for i in list_incidents(store)] == [None]
+    # Folding can be switched off: then an open upstream incident changes nothing either.
+    off = runbook(BERLIN_CHAIN.replace("  admins: [Mia]\n", "  admins: [Mia]\n  lineage: {fold_within: null}\n"))
+    receive_events(store, off, parse_events([event("FAIL", "orders", at=now, error="x")], now), now)
+    receive_events(store, off, parse_events([event("FAIL", "ledger", at=now, error="y")], now), now)
+    assert [i.root_id for i in list_incidents(store)] == [None, None, None]
