@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -176,6 +176,45 @@ def test_a_growth_failure_and_the_investors_aggregate_it_starves_give_one_page_a
         edit = [c for c in fake.of("chat.update") if c.args.get("ts") == ts_of(fake, parent[0])][-1]
         assert "Resolve 1 downstream" not in edit.texts()  # no button left that does nothing
         assert dms(fake) == ["Jane"]
+        store.engine.dispose()
+    finally:
+        served.stop()
+        fake.close()
+
+
+def test_a_second_team_with_declared_lineage_on_the_spring_forward_night(serve, tmp_path):
+    """Shop Data (Europe/Berlin) declares Ledger depends_on Orders and maps its Airflow DAGs. On
+    28 Mar 2027 the clocks skip 02:00-03:00: Orders' 02:30 run is scheduled at 03:00 CEST, and its
+    nominalTime says so. Sunday night: Jonas is on call and paged once; Ledger, debugged in work hours,
+    joins Orders' thread and waits for Tuesday 08:00 (Easter Monday is a holiday in Berlin)."""
+    path = tmp_path / "berlin.yaml"
+    path.write_text(BERLIN
+                    .replace("    name: Orders\n", "    name: Orders\n    timezone: team\n"
+                             "    openlineage: [{namespace: shop-airflow, job: orders_dag}]\n")
+                    .replace("    name: Ledger\n", "    name: Ledger\n    timezone: team\n    depends_on: [orders]\n"
+                             "    openlineage: {namespace: shop-airflow, job: ledger_dag}\n"))
+    fake = FakeSlack()
+    db = f"sqlite:///{tmp_path / 'berlin.db'}"
+    served = serve(fake, at=utc(2027, 3, 28, 1, 5), RUNBOOKS_PATH=str(path), DATABASE_URL=db)
+    ol = Emitter(served.url, served.now, namespace="shop-airflow")
+    orders, ledger = run_id(), run_id()
+    try:
+        ol.emit(RunState.START, "orders_dag", orders, nominal=utc(2027, 3, 28, 1, 0))
+        root = ol.emit(RunState.FAIL, "orders_dag", orders, error="OutOfMemoryError: Java heap space")
+        assert root["events"][0]["pipeline"] == "orders"
+        ol.emit(RunState.FAIL, "ledger_dag", ledger, error="upstream table shop.orders is empty: 0 rows")
+        drained(db)
+        parent = alerts_posts(fake, "#shop-alerts")
+        assert [c.args["text"].split(" failed")[0] for c in parent] == ["Orders"]
+        assert dms(fake) == ["Jonas"] and mentioned(parent[0]) == {"Jonas"}
+        reply = replies(fake, ts_of(fake, parent[0]))[0].texts()
+        assert "Ledger failed too" in reply and mentioned(replies(fake, ts_of(fake, parent[0]))[0]) == set()
+        assert "Mia, Soeren told Tue 30 Mar 08:00 CEST" in reply
+        store = Store(db)
+        orders_incident, ledger_incident = list_incidents(store)
+        assert orders_incident.run_at == utc(2027, 3, 28, 1, 0)   # 03:00 CEST, the first minute after the gap
+        assert ledger_incident.root_id == orders_incident.id
+        assert ledger_incident.deferred_until == utc(2027, 3, 30, 6, 0)  # Tuesday 08:00 CEST
         store.engine.dispose()
     finally:
         served.stop()

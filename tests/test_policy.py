@@ -172,7 +172,7 @@ def test_work_hours_are_local_to_a_non_utc_team():
 
 KINDS = (P.OPEN, P.SLA_BREACH, P.FIX_CHASE, P.FIX_CHASE_LAST, P.FIX_BREACH, P.DEFERRED_PING, P.ESCALATION,
          P.ESCALATION_PRESSED, P.MONTH_END, P.WEEKLY_CHECK, P.CHECK_REMINDER, P.REPEAT, P.ACK, P.RESOLVE,
-         P.COVER_FOLLOWUP, P.SUMMARY)
+         P.COVER_FOLLOWUP, P.SUMMARY, P.FOLDED)
 
 
 def _short(a: P.Audience) -> str:
@@ -182,51 +182,54 @@ def _short(a: P.Audience) -> str:
 
 def _row(rb, pipeline, at) -> list[str]:
     state = P.IncidentState(told=_decide(rb, pipeline, P.OPEN, at, ()).told())
-    return [_short(_decide(rb, pipeline, kind, at, (), None if kind == P.OPEN else state)) for kind in KINDS]
+    return [_short(_decide(rb, pipeline, kind, at, (), None if kind in (P.OPEN, P.FOLDED) else state))
+            for kind in KINDS]
 
 
 Q = ["quiet"] * 5  # repeat, ack, resolve, cover follow-up, summaries: never a mention
+# The last column: a failure folded under an open upstream incident (lineage) never pages; whom the
+# pipeline's hours would page becomes a mention of its owners, and deferred or quiet hours stand.
 
 SOURCE_TABLE = {
     # Tuesday 12:00 UTC, Danny's week.
     (utc(2026, 12, 1, 12), "profit"): ["notify:Danny,Jane", "notify:Danny,Jane", "notify:Danny", "notify:Danny,Jane",
                                        "notify:Danny,Jane", "notify:Danny,Jane", "none", "none", "notify:Danny,Jane",
-                                       "notify:Danny,Jane", "notify:Danny,Jane", *Q],
+                                       "notify:Danny,Jane", "notify:Danny,Jane", *Q, "notify:Danny,Jane"],
     (utc(2026, 12, 1, 12), "growth"): ["page:Danny,Laura dm:Danny", "notify:Danny,Laura", "notify:Danny",
                                        "notify:Danny,Laura", "notify:Danny,Laura", "notify:Danny,Laura",
                                        "page:Laura dm:Laura", "page:Laura dm:Laura", "notify:Laura,Danny",
-                                       "notify:Laura,Danny", "notify:Laura,Danny", *Q],
+                                       "notify:Laura,Danny", "notify:Laura,Danny", *Q, "notify:Laura,Danny"],
     (utc(2026, 12, 1, 12), "investors"): ["notify:Jane,Anna", "notify:Jane,Anna", "notify:Jane", "notify:Jane,Anna",
                                           "notify:Jane,Anna", "notify:Jane,Anna", "notify:Danny", "notify:Danny",
-                                          "notify:Jane,Anna", "notify:Jane,Anna", "notify:Jane,Anna", *Q],
+                                          "notify:Jane,Anna", "notify:Jane,Anna", "notify:Jane,Anna", *Q, "notify:Jane,Anna"],
     (utc(2026, 12, 1, 12), "experiments"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "none", "none",
-                                            "quiet", "quiet", "quiet", *Q],
+                                            "quiet", "quiet", "quiet", *Q, "quiet"],
     # Wednesday 03:00 UTC: a working day, outside work hours.
     (utc(2026, 12, 2, 3), "profit"): [*["deferred:Danny,Jane"] * 6, "deferred", "notify:Danny",
-                                      *["deferred:Danny,Jane"] * 3, *Q],
+                                      *["deferred:Danny,Jane"] * 3, *Q, "deferred:Danny,Jane"],
     (utc(2026, 12, 2, 3), "growth"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Laura dm:Laura",
-                                      "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q],
+                                      "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q, "notify:Laura,Danny"],
     (utc(2026, 12, 2, 3), "engagement"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Anna dm:Anna",
-                                          "page:Anna dm:Anna", *["deferred:Anna,Laura"] * 3, *Q],
+                                          "page:Anna dm:Anna", *["deferred:Anna,Laura"] * 3, *Q, "notify:Anna,Laura"],
     # Saturday 02:30 UTC.
     (utc(2026, 12, 5, 2, 30), "profit"): [*["deferred:Danny,Jane"] * 6, "deferred", "notify:Danny",
-                                          *["deferred:Danny,Jane"] * 3, *Q],
+                                          *["deferred:Danny,Jane"] * 3, *Q, "deferred:Danny,Jane"],
     (utc(2026, 12, 5, 2, 30), "growth"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Laura dm:Laura",
-                                          "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q],
+                                          "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q, "notify:Laura,Danny"],
     (utc(2026, 12, 5, 2, 30), "investors"): [*["deferred:Jane,Anna"] * 6, "deferred", "notify:Danny",
-                                             *["deferred:Jane,Anna"] * 3, *Q],
+                                             *["deferred:Jane,Anna"] * 3, *Q, "deferred:Jane,Anna"],
     # Christmas 03:00 UTC, Jane's week.
     (utc(2026, 12, 25, 3), "growth"): ["notify:Jane", *["deferred:Jane"] * 5, "deferred", "notify:Laura",
-                                       *["deferred:Laura,Danny"] * 3, *Q],
+                                       *["deferred:Laura,Danny"] * 3, *Q, "notify:Jane"],
     (utc(2026, 12, 25, 3), "engagement"): ["page:Jane dm:Jane", *["notify:Jane"] * 5, "page:Anna dm:Anna",
-                                           "page:Anna dm:Anna", *["deferred:Anna,Laura"] * 3, *Q],
+                                           "page:Anna dm:Anna", *["deferred:Anna,Laura"] * 3, *Q, "notify:Anna,Laura"],
     (utc(2026, 12, 25, 3), "profit"): [*["deferred:Danny,Jane"] * 6, "deferred", "notify:Jane",
-                                       *["deferred:Danny,Jane"] * 3, *Q],
+                                       *["deferred:Danny,Jane"] * 3, *Q, "deferred:Danny,Jane"],
     # Thursday 31 December 20:00 UTC: the investors' aggregate is due fixed at midnight.
     (utc(2026, 12, 31, 20), "investors"): [*["deferred:Jane,Anna"] * 6, "deferred", "notify:Danny",
-                                           *["deferred:Jane,Anna"] * 3, *Q],
+                                           *["deferred:Jane,Anna"] * 3, *Q, "deferred:Jane,Anna"],
     (utc(2026, 12, 31, 20), "growth"): ["page:Danny dm:Danny", *["notify:Danny"] * 5, "page:Laura dm:Laura",
-                                        "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q],
+                                        "page:Laura dm:Laura", *["deferred:Laura,Danny"] * 3, *Q, "notify:Laura,Danny"],
 }
 
 
@@ -240,23 +243,23 @@ BERLIN_TABLE = {
     (utc(2026, 12, 1, 11), "orders"): ["page:Soeren,Jonas,Felix dm:Soeren", "notify:Soeren,Jonas,Felix",
                                        "notify:Soeren", *["notify:Soeren,Jonas,Felix"] * 3, "page:Jonas dm:Jonas",
                                        "page:Jonas dm:Jonas", "notify:Jonas,Felix", "notify:Jonas,Felix",
-                                       "notify:Jonas,Felix", *Q],
+                                       "notify:Jonas,Felix", *Q, "notify:Jonas,Felix"],
     (utc(2026, 12, 1, 11), "ledger"): ["notify:Mia,Soeren", "notify:Mia,Soeren", "notify:Mia",
-                                       *["notify:Mia,Soeren"] * 3, "none", "none", *["notify:Mia,Soeren"] * 3, *Q],
+                                       *["notify:Mia,Soeren"] * 3, "none", "none", *["notify:Mia,Soeren"] * 3, *Q, "notify:Mia,Soeren"],
     # Wednesday 03:00 in Berlin.
     (utc(2026, 12, 2, 2), "ledger"): [*["deferred:Mia,Soeren"] * 6, "deferred", "notify:Soeren",
-                                      *["deferred:Mia,Soeren"] * 3, *Q],
-    (utc(2026, 12, 2, 2), "kpis"): [*["quiet"] * 7, "notify:Soeren", *["deferred:Soeren"] * 3, *Q],
+                                      *["deferred:Mia,Soeren"] * 3, *Q, "deferred:Mia,Soeren"],
+    (utc(2026, 12, 2, 2), "kpis"): [*["quiet"] * 7, "notify:Soeren", *["deferred:Soeren"] * 3, *Q, "quiet"],
     # Saturday 02:30 in Berlin.
     (utc(2026, 12, 5, 1, 30), "orders"): ["page:Soeren dm:Soeren", *["notify:Soeren"] * 5, "page:Jonas dm:Jonas",
-                                          "page:Jonas dm:Jonas", *["deferred:Jonas,Felix"] * 3, *Q],
+                                          "page:Jonas dm:Jonas", *["deferred:Jonas,Felix"] * 3, *Q, "notify:Jonas,Felix"],
     # Christmas 03:00 in Berlin (and the 26th is a holiday too): Orders pages rather than wait past its fix deadline.
     (utc(2026, 12, 25, 2), "orders"): ["page:Soeren dm:Soeren", *["deferred:Soeren"] * 5, "deferred",
-                                       "notify:Jonas", *["deferred:Jonas,Felix"] * 3, *Q],
+                                       "notify:Jonas", *["deferred:Jonas,Felix"] * 3, *Q, "notify:Jonas,Felix"],
     # New Year's Eve 20:00 in Berlin, Jonas's week.
     (utc(2026, 12, 31, 19), "orders"): ["page:Jonas dm:Jonas", *["notify:Jonas"] * 5, "page:Mia dm:Mia",
-                                        "page:Mia dm:Mia", *["deferred:Jonas,Felix"] * 3, *Q],
-    (utc(2026, 12, 31, 19), "kpis"): [*["quiet"] * 7, "notify:Jonas", *["deferred:Soeren"] * 3, *Q],
+                                        "page:Mia dm:Mia", *["deferred:Jonas,Felix"] * 3, *Q, "notify:Jonas,Felix"],
+    (utc(2026, 12, 31, 19), "kpis"): [*["quiet"] * 7, "notify:Jonas", *["deferred:Soeren"] * 3, *Q, "quiet"],
 }
 
 
@@ -311,3 +314,15 @@ def test_an_acknowledged_incident_pages_nobody_more_except_by_the_escalate_butto
         assert _decide(rb, "growth", kind, TUE_NIGHT, (), state).paged == ()
     pressed = _decide(rb, "growth", P.ESCALATION_PRESSED, TUE_NIGHT, (), state)
     assert (pressed.how, pressed.paged) == ("page", ("Laura",))  # someone asked for help: wake the next one
+
+
+@pytest.mark.parametrize("at,pipeline", list(SOURCE_TABLE))
+def test_a_folded_incident_is_chased_and_escalated_through_its_root_only(at, pipeline):
+    """Its owners were told once, in the root's thread: its own follow-ups mention nobody, while the
+    deferred ping (owners told when their hours begin) still reaches them."""
+    rb = source()
+    told = _decide(rb, pipeline, P.FOLDED, at, ()).told()
+    folded, plain = P.IncidentState(told=told, folded=True), P.IncidentState(told=told)
+    for kind in (P.SLA_BREACH, P.FIX_CHASE, P.FIX_CHASE_LAST, P.FIX_BREACH, P.ESCALATION):
+        assert _decide(rb, pipeline, kind, at, (), folded).how == "quiet", kind
+    assert _decide(rb, pipeline, P.DEFERRED_PING, at, (), folded) == _decide(rb, pipeline, P.DEFERRED_PING, at, (), plain)
