@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.deadlines import runs_more_than_daily
+from bot.domain.lineage import lineage_of
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Pipeline, Runbook
 
@@ -99,3 +100,17 @@ def policy_text(runbook: Runbook, pipeline: Pipeline) -> list[str]:
     if policy.note:
         lines.append(policy.note)
     return lines
+
+
+def lineage_text(runbook: Runbook, key: str, seen=()) -> str | None:
+    """"Upstream pipelines: …; feeds: …" from the runbook's depends_on and the `seen` (writer, reader)
+    pairs of OpenLineage datasets, or None when the pipeline has neither."""
+    graph = lineage_of(runbook, seen)
+    upstream, feeds = graph.upstream(key), graph.feeds(key)
+    if not (upstream or feeds):
+        return None
+
+    def named(keys: list[str]) -> str:
+        return ", ".join(f"{runbook.pipelines[k].name} ({k})" for k in keys) or "-"
+
+    return f"Upstream pipelines: {named(upstream)}; feeds: {named(feeds)}"

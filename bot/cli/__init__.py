@@ -11,6 +11,7 @@ import sys
 
 from bot.cli.admin import cmd_alert, cmd_manifest, cmd_schema, cmd_serve, cmd_validate
 from bot.cli.common import UsageError
+from bot.cli.lineage import cmd_lineage
 from bot.cli.pipelines import cmd_policy, cmd_runbook, cmd_triage
 from bot.cli.rota import cmd_ics, cmd_overrides, cmd_schedule, cmd_who
 from bot.runbook import RunbookError
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("runbook", cmd_runbook, "a pipeline's runbook card")
     p.add_argument("name", nargs="+")
+    p = command("lineage", cmd_lineage, "which pipeline's data feeds which: the runbook's depends_on, and "
+                "the OpenLineage datasets the store at $DATABASE_URL has seen")
+    p.add_argument("--json", action="store_true")
     p = command("triage", cmd_triage, "what a failure of NAME would post: matched issue, people, deadlines")
     p.add_argument("name")
     p.add_argument("--error", required=True, help="error text (use - to read it from stdin)")

@@ -29,7 +29,7 @@ def instant(text: str | None, loaded: Loaded) -> datetime:
         raise UsageError(f"not an ISO-8601 instant: {text!r} (e.g. 2026-12-01T02:00Z)") from None
 
 
-def open_store(url: str):
+def open_store(url: str, showing: str = "the runbook's overrides only"):
     """The bot's store, unmigrated and read here only; None (with a warning) if it is not there."""
 
     from sqlalchemy.engine import make_url
@@ -38,7 +38,7 @@ def open_store(url: str):
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not os.path.exists(parsed.database or ""):
-        print(f"warning: no database at {url}; showing the runbook's overrides only", file=sys.stderr)
+        print(f"warning: no database at {url}; showing {showing}", file=sys.stderr)
         return None
     return Store(url, migrate=False)
 
@@ -46,24 +46,45 @@ def open_store(url: str):
 def store_overrides() -> list:
     """Swaps and overrides made in Slack, when DATABASE_URL is set (SQLAlchemy is imported only then)."""
 
+    def read(store):
+        from bot.store.overrides import active_overrides
+
+        return active_overrides(store)
+
+    return _from_store(read, "overrides", "the runbook's overrides only")
+
+
+def store_dataset_edges() -> list[tuple[str, str, str, str]]:
+    """(writer, reader, dataset namespace, name) from the OpenLineage datasets the store has seen, when
+    DATABASE_URL is set; none (the runbook's depends_on only) when it is not, or there is no database yet."""
+
+    def read(store):
+        from bot.store.lineage import dataset_edges
+
+        return dataset_edges(store)
+
+    return _from_store(read, "OpenLineage datasets", "the runbook's depends_on only")
+
+
+def _from_store(read, what: str, showing: str) -> list:
+    """`read(store)` when DATABASE_URL is set (SQLAlchemy is imported only then), else nothing; a store
+    that is not there or cannot be read is said on stderr, and the answer comes from the runbook."""
     from bot.config import configured_database_url
 
     url = configured_database_url()  # the CLI reads the store only when one is configured
     if not url:
         return []
     try:
-        store = open_store(url)
+        store = open_store(url, showing)
         if store is None:
             return []
-        from bot.store.overrides import active_overrides
-
         try:
-            return active_overrides(store)
+            return read(store)
         finally:
             store.close()
-    except Exception as err:  # unreachable or never migrated: answer from the runbook, say so
-        print(f"warning: cannot read overrides at DATABASE_URL ({type(err).__name__}); "
-              f"showing the runbook's only", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 -- unreachable or never migrated: answer from the runbook, say so
+        print(f"warning: cannot read {what} at DATABASE_URL ({type(err).__name__}); showing {showing}",
+              file=sys.stderr)
         return []
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from bot.cli.common import UsageError, audience_json, instant, load_args, store_overrides
+from bot.cli.common import UsageError, audience_json, instant, load_args, store_dataset_edges, store_overrides
 
 
 def cmd_runbook(args) -> int:
-    from bot.describe import policy_text, schedule_text, sla_text
+    from bot.describe import lineage_text, policy_text, schedule_text, sla_text
     from bot.domain.lookup import find_pipeline
 
     rb = load_args(args).runbook
@@ -29,6 +29,8 @@ def cmd_runbook(args) -> int:
         ("Upstream", ", ".join(p.upstream) or "-"),
         ("Downstream", ", ".join(p.downstream) or "-"),
     ]
+    if lineage := lineage_text(rb, key, [(a, b) for a, b, *_ in store_dataset_edges()]):
+        rows.append(("Lineage", lineage))
     print(f"{p.name} ({key})")
     for label, value in rows:
         print(f"  {label:<12} {value}")

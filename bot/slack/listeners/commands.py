@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.lookup import find_pipeline
 from bot.runtime import Runtime
+from bot.store.lineage import dataset_edges
 from bot.slack.listeners import swaps
 from bot.slack.replies import oncall, runbook as runbook_replies
 from bot.slack.text import unescape
@@ -54,7 +55,8 @@ async def runbook_command(ack: AsyncAck, command: dict, context: AsyncBoltContex
     if key is None:
         reply, visibility = runbook_replies.known_pipelines(rt.runbook, name or None), "ephemeral"
     else:
-        reply = await runbook_replies.card(rt.runbook, key, rt.directory)
+        seen = [(a, b) for a, b, *_ in await rt.db(dataset_edges)]
+        reply = await runbook_replies.card(rt.runbook, key, rt.directory, seen)
     await ack(response_type=visibility, **reply.payload())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.describe import policy_text, schedule_text, sla_text
+from bot.describe import lineage_text, policy_text, schedule_text, sla_text
 from bot.domain.policy import owners_of
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, divider, fields, header, message, section
@@ -17,7 +17,8 @@ def known_pipelines(runbook: Runbook, asked: str | None) -> Message:
     return message(f"{intro} Known: {', '.join(runbook.pipelines)}", blocks)
 
 
-async def card(runbook: Runbook, key: str, people: Directory) -> Message:
+async def card(runbook: Runbook, key: str, people: Directory, seen=()) -> Message:
+    """`seen`: the (writer, reader) pipeline pairs OpenLineage datasets showed, beside depends_on."""
     p = runbook.pipelines[key]
     await people.resolve(owners_of(runbook, key))
     owner_text = (f"{people.mention(p.owners.primary)} (primary)\n"
@@ -32,6 +33,8 @@ async def card(runbook: Runbook, key: str, people: Directory) -> Message:
         ("Upstream: check with", escape(", ".join(p.upstream)) or "_none_"),
         ("Downstream: tell", escape(", ".join(p.downstream)) or "_none_"),
     ]))
+    if lineage := lineage_text(runbook, key, seen):
+        blocks.append(section(escape(lineage)))
     blocks.append(section("*SLA and fix deadline*\n" + (bullet_list([escape(s) for s in sla_text(p, runbook.clock_zone(key).key)]) or "_not given_")))
     blocks.append(section("*On call*\n" + bullet_list([escape(s) for s in policy_text(runbook, p)])))
     blocks.append(divider())
