@@ -1,4 +1,4 @@
-"""Group commit for alert intake: requests that arrive while a commit runs share the next one.
+"""Group commit for intake: requests that arrive while a commit runs share the next one.
 
 SQLite commits one writer at a time, so under load most of an alert's cost is its own transaction.
 Each request still gets its 202 only after the commit that holds its alerts. A batch that fails
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
-from bot.alerts.intake import IncidentResult, receive_many
-from bot.alerts.model import Alert
+from bot.alerts.intake import receive_many
 
 log = logging.getLogger("oncall_bot.intake")
 
@@ -22,12 +21,16 @@ QUIET_TURNS = 8
 
 
 class Intake:
-    def __init__(self, rt):
+    """`write(db, runbook, items, now, spans)` stores a batch in one transaction and returns one result
+    per item: alerts (`receive_many`) or OpenLineage events (`receive_events`)."""
+
+    def __init__(self, rt, write: Callable[..., list] = receive_many):
         self.rt = rt
-        self._waiting: list[tuple[Sequence[Alert], asyncio.Future]] = []
+        self.write = write
+        self._waiting: list[tuple[Sequence, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
 
-    async def submit(self, alerts: Sequence[Alert]) -> list[IncidentResult]:
+    async def submit(self, alerts: Sequence) -> list:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((alerts, future))
         if self._writer is None or self._writer.done():
@@ -54,7 +57,7 @@ class Intake:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 flat = [alert for alerts, _ in batch for alert in alerts]
-                results = await self.rt.db(receive_many, self.rt.runbook, flat, self.rt.clock(), self.rt.overrides())
+                results = await self.rt.db(self.write, self.rt.runbook, flat, self.rt.clock(), self.rt.overrides())
             except Exception:
                 if len(batch) == 1:
                     _settle(batch[0][1], error=_error())
@@ -62,7 +65,7 @@ class Intake:
                 log.exception("intake batch of %d failed; retrying one by one", len(batch))
                 for alerts, future in batch:
                     try:
-                        _settle(future, await self.rt.db(receive_many, self.rt.runbook, alerts,
+                        _settle(future, await self.rt.db(self.write, self.rt.runbook, alerts,
                                                          self.rt.clock(), self.rt.overrides()))
                     except Exception as err:
                         _settle(future, error=err)

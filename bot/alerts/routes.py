@@ -67,7 +67,7 @@ def _decoded(request: Request, body: bytes, limit: int) -> bytes:
 def make_endpoints(rt, wake):
     """The webhook endpoints over a Runtime; `wake` nudges the outbox worker after a commit."""
 
-    intake = Intake(rt)
+    intake, lineage = Intake(rt), Intake(rt, receive_events)
 
     async def accept(request: Request, parse):
         try:
@@ -98,13 +98,13 @@ def make_endpoints(rt, wake):
         return JSONResponse({"incidents": [r.as_json() for r in results]}, status_code=202)
 
     async def openlineage(request: Request) -> JSONResponse:
-        """OpenLineage RunEvents: one, or a JSON array. Not group-committed: an event and the alert it
-        amounts to are stored together, and a repeat of a run's event type is answered as a duplicate."""
+        """OpenLineage RunEvents: one, or a JSON array. An event and the alert it amounts to are stored
+        together (group-committed like alerts); a repeat of a run's event type is answered as a duplicate."""
         try:
             authorize(request, rt.settings.alerts_token)
             body = _decoded(request, await read_bounded(request, MAX_LINEAGE_BODY), MAX_LINEAGE_BODY)
             events = parse_events(body, rt.clock())
-            results = await rt.db(receive_events, rt.runbook, events, rt.clock(), rt.overrides())
+            results = await lineage.submit(events)
         except Rejected as err:
             return JSONResponse(err.body, status_code=err.status)
         except AlertError as err:
