@@ -173,3 +173,16 @@ def test_a_pipeline_whose_upstream_has_no_open_incident_is_not_folded(store):  #
     receive_events(store, off, parse_events([event("FAIL", "orders", at=now, error="x")], now), now)
     receive_events(store, off, parse_events([event("FAIL", "ledger", at=now, error="y")], now), now)
     assert [i.root_id for i in list_incidents(store)] == [None, None, None]
+
+
+def test_a_breach_whose_upstream_is_late_without_an_incident_says_so(store):  # noqa: F811
+    """Orders has no SLA of its own here, so nothing opened for it; Ledger's breach names it as the
+    likely reason rather than only "no report"."""
+    rb = runbook(BERLIN_CHAIN.replace('    sla: {data_ready_by: "05:00", fix_within: 24h}\n', ""))
+    day = at(2026, 11, 30, 5)
+    receive_events(store, rb, parse_events([event("COMPLETE", "ledger", at=day)], day), day)
+    tick(store, rb, day)
+    tick(store, rb, at(2026, 12, 1, 5, 0))  # 06:00 in Berlin
+    (breach,) = list_incidents(store)
+    assert breach.pipeline == "ledger" and breach.root_id is None
+    assert "Upstream Orders has not reported success for its 2026-12-01 02:30 CET run either." in breach.error

@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from bot.alerts.intake import receive
 from bot.alerts.model import Alert
 from bot.domain import policy
-from bot.domain.deadlines import DAY, first_run, next_run, ready_by, sla_watch
+from bot.domain.deadlines import DAY, first_run, next_run, ready_by, scheduled_run, sla_watch
 from bot.domain.lookup import exact_pipeline
 from bot.domain.timeutil import iso
 from bot.domain.notices import audience_json, notice
@@ -95,9 +95,10 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
         return ctx.enqueue(conn, occ, notice("sla_late", pipeline=pipeline, deadline=iso(deadline), arrived=iso(arrived)),
                            channel=ctx.runbook.team.channels.alerts)
     if current is None:
+        error = sla_error(spec, run, deadline, ctx.runbook.clock_zone(pipeline), started(ctx, pipeline, run, deadline))
         receive(conn, ctx.runbook, Alert(
             source="sla", pipeline=pipeline, status="failed", occurred_at=deadline,
-            error=sla_error(spec, run, deadline, ctx.runbook.clock_zone(pipeline), started(ctx, pipeline, run, deadline)),
+            error=error + "".join(f" {note}" for note in late_upstream(ctx, pipeline, deadline)),
             raw={"sla_breach": True, "run_at": iso(run), "data_ready_by": iso(deadline)}), ctx.now)
         return SENT
     if not current.slack_ts:
@@ -107,6 +108,22 @@ def act(ctx: Context, occ: Occurrence, conn: Connection) -> str:
     return ctx.enqueue(conn, occ, notice(KIND, pipeline=pipeline, deadline=iso(deadline),
                                          audience=audience_json(audience)),
                        channel=current.slack_channel, thread_ts=current.slack_ts, broadcast=bool(audience.mentioned))
+
+
+def late_upstream(ctx: Context, pipeline: str, deadline: datetime) -> list[str]:
+    """Upstream pipelines whose latest run before the deadline has not reported success either: the
+    likely reason, said on the breach. (One with an open incident folds the breach under it instead.)"""
+    notes = []
+    for key in ctx.lineage.ancestors(pipeline):
+        spec = ctx.runbook.pipelines[key]
+        if not spec.schedule:
+            continue
+        zone = ctx.runbook.clock_zone(key)
+        run = scheduled_run(spec.schedule, deadline, zone)
+        if not succeeded(ctx, key, run, deadline):
+            notes.append(f"Upstream {spec.name} has not reported success for its "
+                         f"{run.astimezone(zone):%Y-%m-%d %H:%M %Z} run either.")
+    return notes
 
 
 def started(ctx: Context, pipeline: str, run: datetime, deadline: datetime) -> datetime | None:
