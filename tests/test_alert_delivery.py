@@ -156,7 +156,7 @@ def test_replies_of_an_incident_whose_post_was_given_up_are_given_up_too(databas
     # The page does not wait on the lost channel (here it cannot reach anyone: the runbook's people are
     # placeholders, which is recorded); the repeat's reply has nowhere to go.
     assert [(r.kind, r.state) for r in box.items(store, incident)] == [("open", "failed"), ("page", "sent"),
-                                                                       ("repeat", "failed")]
+                                                                       ("seen_before", "failed"), ("repeat", "failed")]
     assert box.items(store, incident)[1].result == {"undeliverable": "no Slack user for Jane"}  # on call that week
     assert not [c for c in fake_slack.of("chat.postMessage")
                 if c.args.get("thread_ts") or str(c.args.get("text", "")).startswith("Engagement failed")]

@@ -46,9 +46,10 @@ def test_first_failure_opens_an_incident_with_runbook_facts(store, runbook):
     assert i.run_at == datetime(2026, 11, 4, 1, tzinfo=UTC)
     assert i.data_ready_by == datetime(2026, 11, 4, 4, tzinfo=UTC) and i.fix_by == datetime(2026, 11, 5, tzinfo=UTC)
     assert i.opened_at == WED and i.log_url == "https://l/1"
-    row, page = box.items(store, i.id)
+    row, page, seen = box.items(store, i.id)
     assert (row.kind, row.method, row.channel, row.state) == ("open", "chat.postMessage", "#data-alerts", "pending")
     assert (page.kind, page.args["person"], page.args["kind"]) == ("page", "Danny", "open")  # after the post it links
+    assert seen.kind == "seen_before"  # past incidents with this error, if any, in the thread
     assert [a.kind for a in inc.incident_actions(store, i.id)] == ["open", "page"]
 
 
@@ -93,7 +94,7 @@ def test_repeats_count_and_fold_into_one_pending_delivery(store, runbook):
     assert (opened.kind, page.kind) == ("open", "page")
     box.mark_sent(store, opened.id, {"ok": True, "channel": "C1", "ts": "1.1"}, WED + 5 * MIN)
     box.mark_sent(store, page.id, {"ok": True, "channel": "D1", "ts": "1.2"}, WED + 5 * MIN)
-    [repeat] = box.claim_due(store, WED + 5 * MIN)
+    [repeat] = box.claim_due(store, WED + 5 * MIN)  # no error text in the first alert: nothing to look up
     receive(store, runbook, alert(), WED + 6 * MIN)  # the repeat row is in flight: a new one waits
     assert [r.kind for r in box.items(store, i.id) if r.kind != "page"] == ["open", "repeat", "repeat"]
 
@@ -185,8 +186,8 @@ def test_profit_on_friday_night_is_deferred_and_pinged_once_at_work_start(store,
     assert [x.id for x in inc.due_deferred_pings(store, monday_9)] == [i.id]
     assert fire_deferred(store, runbook, monday_9, ()) == [i.id]
     assert fire_deferred(store, runbook, monday_9 + MIN, ()) == []
-    assert [r.kind for r in box.items(store, i.id)] == ["open", "deferred_ping"]
-    assert box.items(store, i.id)[1].args["people"] == ["Danny", "Jane"]  # mentioned in work hours, not paged
+    assert [r.kind for r in box.items(store, i.id)] == ["open", "seen_before", "deferred_ping"]
+    assert box.items(store, i.id)[2].args["people"] == ["Danny", "Jane"]  # mentioned in work hours, not paged
     assert inc.get_incident(store, i.id).told == {"Danny": "notify", "Jane": "notify"}
 
 

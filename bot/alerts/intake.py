@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from bot.alerts.model import Alert
 from bot.domain.deadlines import deadlines
+from bot.domain.fingerprint import fingerprint
 from bot.domain.lineage import Lineage, lineage_of
 from bot.domain.lookup import exact_pipeline
 from bot.domain import policy
@@ -30,6 +31,7 @@ from bot.store import outbox as box
 from bot.store.db import Db, tx
 from bot.store.incidents import page_suffix, paged_about, resolve
 from bot.store.lineage import seen_edges
+from bot.store.memory import remember_shapes
 from bot.store.overrides import active_overrides
 from bot.store.schema import actions, alert_events, incidents, outbox
 from bot.store.sql import for_update, insert_ignoring
@@ -236,6 +238,8 @@ def _opening(runbook: Runbook, alert: Alert, key: str | None, pipeline: str, ded
         notify=list(audience.people), oncall=audience.oncall, deferred_until=audience.until,
         escalation_level=0, told=audience.told(), notify_reason=audience.reason,
         origin="missing_report" if alert.source == "sla" else "alert", folded_into=None, root_id=None,
+        # A missing report has the watch's words, not an error: nothing to recognise it by.
+        fingerprint=None if alert.source == "sla" else fingerprint(alert.error),
     )
     detail = {"source": alert.source, "mode": audience.how, "people": list(audience.people),
               "reason": audience.reason}
@@ -260,6 +264,8 @@ def _write_new(conn: Connection, later: _Later) -> None:
 def _write_wave(conn: Connection, pending: list[_New], later: _Later) -> None:
     _fold_pages(conn, pending, later)
     _fold_flood(conn, pending, later)
+    remember_shapes(conn, {p.values["fingerprint"]: p.values["error"] for p in pending if p.values["fingerprint"]},
+                    pending[0].now)
     rows = [p.values | {"alert_count": len(p.alerts)} for p in pending]
     opened = {row.open_key: row.id for row in conn.execute(
         insert_ignoring(conn.dialect.name, incidents, ("open_key",), ("id", "open_key")), rows)}
@@ -303,6 +309,10 @@ def _write_wave(conn: Connection, pending: list[_New], later: _Later) -> None:
             later.audit.append(dict(incident_id=incident_id, kind="page", actor="bot", at=new.now, detail=page))
             key = f"incident:{incident_id}:{page_suffix(policy.OPEN, '', name)}"
             later.deliveries.append(_delivery_row("page", incident_id, key, None, new.now, page))
+        if new.values["fingerprint"] and new.values["folded_into"] is None and new.values["root_id"] is None:
+            # Past incidents like this one, looked up when the reply is due: none found, nothing said.
+            later.deliveries.append(_delivery_row("seen_before", incident_id, f"incident:{incident_id}:seen_before",
+                                                  new.channel, new.now))
         if len(new.alerts) > 1:
             later.repeats[incident_id] = (len(new.alerts), new.channel, new.now)
 

@@ -102,6 +102,10 @@ class Team(Strict):
     escalation: Escalation = Field(default_factory=Escalation)
     reminders: Reminders = Field(default_factory=lambda: Reminders())
     lineage: Lineage = Field(default_factory=Lineage)
+    root_causes: list[str] = Field(
+        default_factory=lambda: ["upstream data", "code change", "infrastructure", "configuration", "capacity",
+                                 "external service", "other"],
+        description="Categories a resolution note may pick as the root cause", max_length=100)
 
     @field_validator("timezone")
     @classmethod

@@ -27,6 +27,7 @@ from bot.slack import notices
 from bot.slack.replies import incident as render
 from bot.store import outbox, pacing
 from bot.store.incidents import children_of, get_incident
+from bot.store.memory import note_of, similar_incidents
 from bot.store.records import Incident, OutboxItem
 
 log = logging.getLogger("oncall_bot.delivery")
@@ -178,14 +179,21 @@ class Delivery:
             still = [f"{render.title(rt.runbook, c)} (incident {c.id})"
                      for c in await rt.db(children_of, incident.id) if c.is_open]
             replies.append(await render.resolve_reply(people, incident, about, still))
+        elif item.kind == "seen_before":
+            past = await rt.db(similar_incidents, incident.id)
+            if not past:
+                return {"nothing_alike": True}  # no filler: a reply only says something it knows
+            replies.append(await render.seen_before(rt.runbook, people, past, await self._links(past)))
+        elif item.kind == "note" and (note := await rt.db(note_of, incident.id)) is not None:
+            replies.append(render.note_reply(people, incident, note, about))
         elif item.kind == "escalate":
             replies.append(await render.escalation(people, incident, item.args))
         elif item.kind == "deferred_ping":
             replies.append(await render.deferred_ping(rt.runbook, people, incident, item.args))
-        elif item.kind not in ("repeat", "ack"):
+        elif item.kind not in ("repeat", "ack", "note"):
             return await self._post_once(item, {**item.args, "channel": incident.slack_channel,
                                                 "thread_ts": incident.slack_ts})
-        if item.kind in ("repeat", "ack", "resolve", "escalate", "deferred_ping"):
+        if item.kind in ("repeat", "ack", "resolve", "escalate", "deferred_ping", "note"):
             await self._update_parent(incident)
         if item.kind in ("ack", "resolve"):
             await self._update_pages(incident)
@@ -196,6 +204,20 @@ class Delivery:
         if item.kind == "repeat" and result is not None:
             result["count"] = incident.alert_count  # what this reply said, so the next one says more
         return result
+
+    async def _links(self, past) -> dict[int, str]:
+        """Permalinks of past incidents' threads; one Slack cannot give is left out, not fatal."""
+        links = {}
+        for seen in past:
+            old = seen.incident
+            if not old.slack_ts or not old.slack_channel:
+                continue
+            try:
+                found = await self.rt.client.chat_getPermalink(channel=old.slack_channel, message_ts=old.slack_ts)
+                links[old.id] = found.get("permalink") or ""
+            except SlackApiError as err:
+                log.warning("no permalink for incident %s: %s", old.id, err.response.get("error"))
+        return links
 
     async def _open_folded(self, item: OutboxItem, incident: Incident) -> dict:
         """A downstream failure's first message: a reply in its root's thread, which becomes its thread."""
@@ -215,7 +237,8 @@ class Delivery:
         if incident.root_id is not None:
             incident = await self.rt.db(get_incident, incident.root_id)
         children = await self.rt.db(children_of, incident.id)
-        msg = await render.parent(self.rt.runbook, self.rt.directory, incident, children)
+        note = await self.rt.db(note_of, incident.id) if incident.status == "resolved" else None
+        msg = await render.parent(self.rt.runbook, self.rt.directory, incident, children, note)
         await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
 
     async def _rendered(self, item: OutboxItem) -> dict:

@@ -286,6 +286,31 @@ def _v11_lineage(conn: Connection) -> None:
     meta.create_all(conn)
 
 
+def _v12_memory(conn: Connection) -> None:
+    _add_column(conn, "incidents", Column("fingerprint", String(40)))
+    incidents = Table("incidents", MetaData(), Column("fingerprint", String), Column("resolved_at", UTCDateTime))
+    Index("ix_incidents_fingerprint", incidents.c.fingerprint, incidents.c.resolved_at).create(conn)
+    meta = MetaData()
+    Table("incidents", meta, Column("id", Integer, primary_key=True))  # exists: the notes' key refers to it
+    Table("error_shapes", meta,
+          Column("fingerprint", String(40), primary_key=True),
+          Column("shape", Text, nullable=False),
+          Column("first_seen_at", UTCDateTime, nullable=False))
+    Table("shape_bands", meta,
+          Column("band", String(40), primary_key=True),
+          Column("fingerprint", String(40), primary_key=True))
+    Table("resolution_notes", meta,
+          Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+          Column("fix", Text, nullable=False),
+          Column("remediation", String(10), CheckConstraint("remediation IN ('right', 'wrong', 'none')"),
+                 nullable=False),
+          Column("category", String(100)),
+          Column("by_user", String(100), nullable=False),
+          Column("by_name", String(100)),
+          Column("at", UTCDateTime, nullable=False))
+    meta.create_all(conn)
+
+
 def _v9_asked(conn: Connection) -> None:
     _add_column(conn, "swap_requests", Column("asked", String(100)))
 
@@ -318,6 +343,8 @@ MIGRATIONS: list[Migration] = [
                   "a flood summary", _v10_hostile_input),
     Migration(11, "OpenLineage run events (one per run and event type) and the datasets each pipeline reads "
                   "and writes; an incident folded under an upstream pipeline's incident", _v11_lineage),
+    Migration(12, "error fingerprints of incidents, the shape of each and its near-duplicate bands; "
+                  "resolution notes", _v12_memory),
 ]
 LATEST = MIGRATIONS[-1].version
 

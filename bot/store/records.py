@@ -53,6 +53,7 @@ class Incident(Record):
     origin: str | None
     folded_into: str | None = None  # said in a flood summary (bot.alerts.flood), without a thread of its own
     root_id: int | None = None      # folded under this upstream incident (lineage): said in its thread
+    fingerprint: str | None = None  # the error's shape (bot.domain.fingerprint)
 
     @property
     def missing_report(self) -> bool:
@@ -93,3 +94,16 @@ class Action(Record):
     actor: str
     at: datetime
     detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Note(Record):
+    """What fixed an incident, in the words of whoever resolved it."""
+
+    incident_id: int
+    fix: str
+    remediation: str       # right | wrong | none (the suggested remediation was right, wrong, or there was none)
+    category: str | None
+    by_user: str
+    by_name: str | None
+    at: datetime

@@ -75,11 +75,13 @@ incidents = Table(
     Column("origin", String(20)),                             # "alert", or "missing_report" (the SLA watch)
     # v10
     Column("folded_into", String(300)),
-    Column("root_id", Integer, ForeignKey("incidents.id")),  # the upstream incident it is folded under (lineage)                       # a flood summary's key: no message of its own
+    Column("root_id", Integer, ForeignKey("incidents.id")),  # the upstream incident it is folded under (lineage)
+    Column("fingerprint", String(40)),                        # the error's shape (bot.domain.fingerprint)                       # a flood summary's key: no message of its own
     Index("ix_incidents_pipeline_status", "pipeline", "status"),
     Index("ix_incidents_own_posts", "pipeline", "folded_into", "opened_at"),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_root", "root_id"),
+    Index("ix_incidents_fingerprint", "fingerprint", "resolved_at"),
 )
 
 alert_events = Table(
@@ -231,6 +233,30 @@ lineage_datasets = Table(
     Column("namespace", String(500), primary_key=True),
     Column("name", String(500), primary_key=True),
     Column("last_seen_at", UTCDateTime, nullable=False),
+)
+
+error_shapes = Table(
+    "error_shapes", metadata,
+    Column("fingerprint", String(40), primary_key=True),
+    Column("shape", Text, nullable=False),                    # the normalized error the fingerprint hashes
+    Column("first_seen_at", UTCDateTime, nullable=False),
+)
+
+shape_bands = Table(
+    "shape_bands", metadata,
+    Column("band", String(40), primary_key=True),             # a near-duplicate (LSH) band key of the shape
+    Column("fingerprint", String(40), primary_key=True),
+)
+
+resolution_notes = Table(
+    "resolution_notes", metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+    Column("fix", Text, nullable=False),                      # what fixed it, in the resolver's words
+    Column("remediation", String(10), CheckConstraint("remediation IN ('right', 'wrong', 'none')"), nullable=False),
+    Column("category", String(100)),                          # root-cause category, optional
+    Column("by_user", String(100), nullable=False),           # Slack user id
+    Column("by_name", String(100)),                           # runbook name, when known
+    Column("at", UTCDateTime, nullable=False),
 )
 
 channel_pace = Table(

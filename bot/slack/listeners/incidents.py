@@ -11,7 +11,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from bot.alerts import escalation
 from bot.runtime import Runtime
 from bot.slack.workspace import OURS, REFUSALS, teams_of, workspace_of
-from bot.store import incidents
+from bot.slack.replies import incident as render
+from bot.store import incidents, memory
 
 log = logging.getLogger("oncall_bot.incidents")
 
@@ -46,6 +47,50 @@ async def on_click(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespon
         change = await rt.db(ACTIONS[action["action_id"]], incident_id, user, rt.clock())
     if change.changed:
         rt.wake_delivery()
+    if action["action_id"] == "incident_resolve" and change.changed and body.get("trigger_id"):
+        await _ask_note(rt, body["trigger_id"], change.incident)
+
+
+async def _ask_note(rt: Runtime, trigger_id: str, incident) -> None:
+    """The resolution form; a Slack that cannot open it (the trigger expired) leaves the incident resolved."""
+    try:
+        await rt.client.views_open(trigger_id=trigger_id, view=render.note_form(rt.runbook, incident))
+    except Exception as err:
+        log.warning("could not open the resolution form for incident %s: %s", incident.id, err)
+
+
+async def note_submitted(ack: AsyncAck, body: dict, view: dict, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    if (where := await workspace_of(rt, body)) != OURS:
+        await ack(response_action="errors", errors={"fix": REFUSALS[where][:150]})
+        return
+    values = (view.get("state") or {}).get("values") or {}
+
+    def picked(block: str, key: str = "value") -> str | None:
+        found = (values.get(block) or {}).get(block) or {}
+        return found.get(key) if key == "value" else (found.get(key) or {}).get("value")
+
+    fix = (picked("fix") or "").strip()
+    if not fix:
+        await ack(response_action="errors", errors={"fix": "Say in a few words what fixed it, or close the form."})
+        return
+    remediation = picked("remediation", "selected_option")
+    if remediation not in ("right", "wrong", "none"):
+        await ack(response_action="errors", errors={"remediation": "Pick one."})
+        return
+    try:
+        incident_id = int(view.get("private_metadata") or "")
+    except ValueError:
+        await ack()
+        return
+    user = body["user"]["id"]
+    saved = await rt.db(memory.save_note, incident_id, fix, remediation, picked("category", "selected_option"),
+                        user, await rt.directory.person_of(user), rt.clock())
+    if saved is None:
+        await ack(response_action="errors", errors={"fix": "This incident is open again: resolve it first."})
+        return
+    await ack()
+    rt.wake_delivery()
 
 
 async def _press(rt: Runtime, incident_id: int, user: str) -> incidents.Change:
@@ -67,5 +112,6 @@ async def ack_only(ack: AsyncAck) -> None:
 def register(app: AsyncApp) -> None:
     for action_id in (*ACTIONS, "incident_escalate"):
         app.action(action_id)(on_click)
+    app.view("resolution_note")(note_submitted)
     app.action("incident_logs")(ack_only)
     app.action("incident_noop")(ack_only)  # the old "Runbook" button on messages posted before it went

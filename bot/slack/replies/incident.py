@@ -21,7 +21,7 @@ from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, context, fields, message, section
 from bot.slack.people import Directory
 from bot.slack.text import code_block, cut, date_token, escape, is_user_id, user_mention
-from bot.store.records import Incident
+from bot.store.records import Incident, Note
 
 EXCERPT_LINES = 6
 EXCERPT_CHARS = 1200
@@ -59,9 +59,10 @@ def _excerpt(error: str | None, matched_line: str | None) -> str:
 
 
 async def parent(runbook: Runbook, people: Directory, incident: Incident,
-                 children: Sequence[Incident] = ()) -> Message:
+                 children: Sequence[Incident] = (), note: Note | None = None) -> Message:
     """The top-level alert message, for posting and for every later edit. `children`: the downstream
-    incidents folded under it (lineage), listed so the thread's root says what else it explains."""
+    incidents folded under it (lineage), listed so the thread's root says what else it explains;
+    `note`: what its resolver said fixed it, kept beside the error and the cause."""
     match = triage(runbook, incident.pipeline if incident.known else None, incident.error)
     spec = runbook.pipelines.get(incident.pipeline) if incident.known else None
     owners = owners_of(runbook, incident.pipeline if incident.known else None)
@@ -104,6 +105,8 @@ async def parent(runbook: Runbook, people: Directory, incident: Incident,
         pairs.append(("Check with / tell", f"{escape(', '.join(spec.upstream)) or '-'} / "
                                            f"{escape(', '.join(spec.downstream)) or '-'}"))
     blocks.append(fields(pairs))
+    if note is not None:
+        blocks.append(section(f"*What fixed it:* {escape(cut(note.fix, 1500))}\n_{_note_line(people, note)}_"))
     if children:
         listed = ", ".join(f"{title(runbook, c)} (incident {c.id}, {c.status})" for c in children)
         blocks.append(section(f"*Downstream, folded here:* {listed}"))
@@ -234,6 +237,43 @@ async def folded_open(runbook: Runbook, people: Directory, incident: Incident, r
     return message(fallback, blocks)
 
 
+VERDICT = {"right": "the suggested remediation was right", "wrong": "the suggested remediation was wrong",
+           "none": "there was no suggested remediation"}
+
+
+def _note_line(people: Directory, note: Note) -> str:
+    """Who wrote it and what they said of the suggestion: plain names, a note must not ping anyone."""
+    by = people.plain(note.by_name) if note.by_name else "a teammate"
+    cause = f"; cause: {escape(note.category)}" if note.category else ""
+    return f"{by}: {VERDICT.get(note.remediation, note.remediation)}{cause}"
+
+
+def note_reply(people: Directory, incident: Incident, note: Note, about: str = "") -> Message:
+    text = f"{about}*Resolution note:* {escape(cut(note.fix, 2500))}"
+    return message(f"{about}Resolution note: {escape(cut(note.fix, 200))}",
+                   [section(text), context(_note_line(people, note))])
+
+
+async def seen_before(runbook: Runbook, people: Directory, past: Sequence, links: dict[int, str]) -> Message:
+    """Past incidents with an error like this one's (bot.store.memory.Seen): when, where, who fixed it
+    and how long it took, what they wrote, and a link to their thread."""
+    lines = []
+    for seen in past:
+        old = seen.incident
+        when = date_token(old.opened_at, "{date_short_pretty} {time}")
+        link = links.get(old.id, "")
+        when = f"<{link}|{when}>" if link.startswith("https://") else when
+        alike = "same error" if seen.likeness >= 1 else f"{seen.likeness:.0%} alike"
+        took = format_duration(old.resolved_at - old.opened_at) if old.resolved_at else "?"
+        who = await _actor(people, old.resolved_by) if is_user_id(old.resolved_by) else "a success report"
+        line = f"• {when} · *{title(runbook, old)}* · {alike} · resolved by {who} after {took}"
+        if seen.note is not None:
+            line += f"\n    _What fixed it:_ {escape(cut(seen.note.fix, 400))} ({_note_line(people, seen.note)})"
+        lines.append(line)
+    text = ":mag: *Seen before*: the same error or a close one\n" + "\n".join(lines)
+    return message(f"Seen before: {len(lines)} past incident(s) with a similar error", [section(text)])
+
+
 MEANWHILE = {"sla_breach": "SLA missed", "fix_chase": "fix deadline near", "fix_chase_last": "fix deadline near",
              "fix_breach": "fix deadline missed"}
 
@@ -306,3 +346,33 @@ def page_dm(runbook: Runbook, incident: Incident, args: dict, link: str | None) 
             text="Acknowledge", action_id="incident_ack", value=str(incident.id), style="primary")]))
     return message(f"{headline(runbook, incident, token=False)} ({incident.status})"
                    + (f": {escape(match.title)}" if match else ""), blocks)
+
+
+def note_form(runbook: Runbook, incident: Incident):
+    """The form Resolve opens: what fixed it, whether the suggestion was right. The incident is resolved
+    already; closing the form skips the note."""
+    from slack_sdk.models.blocks import (InputBlock, Option, PlainTextInputElement, RadioButtonsElement,
+                                         StaticSelectElement)
+    from slack_sdk.models.views import View
+
+    match = _cause(runbook, incident)
+    verdicts = [Option(value="right", label="Yes"), Option(value="wrong", label="No"),
+                Option(value="none", label="There was none")]
+    suggestion = (f"The suggestion was *{escape(match.title)}*: {escape(cut(match.remediation, 300))}" if match
+                  else "No known issue matched this error, so nothing was suggested.")
+    causes = [Option(value=c[:75], label=c[:75]) for c in runbook.team.root_causes]
+    blocks = [
+        section(f"*{headline(runbook, incident, token=False)}* is resolved. A note tells whoever meets this error "
+                f"next what fixed it (close the form to skip it)."),
+        InputBlock(block_id="fix", label="What fixed it?",
+                   element=PlainTextInputElement(action_id="fix", multiline=True, max_length=2000)),
+        section(suggestion),
+        InputBlock(block_id="remediation", label="Was the suggested remediation right?",
+                   element=RadioButtonsElement(action_id="remediation", options=verdicts,
+                                               initial_option=None if match else verdicts[2])),
+    ]
+    if causes:
+        blocks.append(InputBlock(block_id="category", label="Root cause", optional=True,
+                                 element=StaticSelectElement(action_id="category", options=causes)))
+    return View(type="modal", callback_id="resolution_note", private_metadata=str(incident.id),
+                title="What fixed it?", submit="Save note", close="Skip", blocks=blocks)
