@@ -14,6 +14,7 @@ from bot.cli.common import UsageError
 from bot.cli.lineage import cmd_lineage
 from bot.cli.pipelines import cmd_policy, cmd_runbook, cmd_triage
 from bot.cli.rota import cmd_ics, cmd_overrides, cmd_schedule, cmd_who
+from bot.cli.suggest import cmd_suggest
 from bot.runbook import RunbookError
 
 
@@ -72,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--error", required=True, help="error text (use - to read it from stdin)")
     p.add_argument("--at", help=at_help)
     p.add_argument("--json", action="store_true")
+    p = command("suggest", cmd_suggest, "the runbook learns: recurring errors no common issue matched, each with "
+                "a proposed common_issues entry, and remediations marked wrong (the store at $DATABASE_URL)")
+    p.add_argument("--since", help="how far back: a duration (default 90d) or a date")
+    p.add_argument("--at", help=at_help + "; the window ends here")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--apply", metavar="PIPELINE", help="append the most frequent suggestion involving PIPELINE "
+                   "to its common_issues in the runbook file (comments kept), then validate it")
     p = command("overrides", cmd_overrides, "swaps and overrides made in Slack, with who and when "
                 "(the store at $DATABASE_URL), and the runbook's own")
     p.add_argument("--json", action="store_true")

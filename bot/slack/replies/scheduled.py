@@ -83,8 +83,10 @@ def meeting_time(runbook: Runbook, rotation: str, handoff_at: datetime) -> tuple
 
 
 def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: Shift, shifts: list[Shift],
-            incidents: list[Incident], current: bool = False, unwatched: list[tuple[str, str]] = ()) -> Message:
-    """The handoff; `current` when the bot starts during the shift: who is on call, not who takes over."""
+            incidents: list[Incident], current: bool = False, unwatched: list[tuple[str, str]] = (),
+            suggestions: int = 0) -> Message:
+    """The handoff; `current` when the bot starts during the shift: who is on call, not who takes over.
+    `suggestions`: how many runbook suggestions `oncall-bot suggest` has (said only when there are some)."""
     incoming, outgoing = shift.person, prev.person if prev else None
     covering = f" (covering {people.plain(shift.scheduled)})" if shift.is_override else ""
     if current:
@@ -108,6 +110,9 @@ def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: 
     if unwatched:
         blocks.append(section("*SLA not watched*\n" + bullet_list([f"{escape(name)}: {escape(why)}"
                                                                   for name, why in unwatched])))
+    if suggestions:
+        blocks.append(section(f"{suggestions} runbook suggestion{'s' if suggestions != 1 else ''} from recurring "
+                              f"unmatched errors: run `oncall-bot suggest`"))
     meeting = meeting_time(runbook, rotation, shift.start)
     if meeting and outgoing:
         blocks.append(context(f"Transition meeting {date_token(meeting[0])} ({format_duration(meeting[1])}) · "
