@@ -172,7 +172,7 @@ def test_work_hours_are_local_to_a_non_utc_team():
 
 KINDS = (P.OPEN, P.SLA_BREACH, P.FIX_CHASE, P.FIX_CHASE_LAST, P.FIX_BREACH, P.DEFERRED_PING, P.ESCALATION,
          P.ESCALATION_PRESSED, P.MONTH_END, P.WEEKLY_CHECK, P.CHECK_REMINDER, P.REPEAT, P.ACK, P.RESOLVE,
-         P.COVER_FOLLOWUP, P.SUMMARY, P.FOLDED)
+         P.COVER_FOLLOWUP, P.SUMMARY, P.SEEN_BEFORE, P.NOTE, P.FOLDED)
 
 
 def _short(a: P.Audience) -> str:
@@ -186,7 +186,7 @@ def _row(rb, pipeline, at) -> list[str]:
             for kind in KINDS]
 
 
-Q = ["quiet"] * 5  # repeat, ack, resolve, cover follow-up, summaries: never a mention
+Q = ["quiet"] * 7  # repeat, ack, resolve, cover follow-up, summaries, seen before, notes: never a mention
 # The last column: a failure folded under an open upstream incident (lineage) never pages; whom the
 # pipeline's hours would page becomes a mention of its owners, and deferred or quiet hours stand.
 

@@ -39,6 +39,8 @@ DEFERRED_PING = "deferred_ping"    # the people a deferred incident waited for a
 ESCALATION = "escalation"          # by the clock
 ESCALATION_PRESSED = "escalation_pressed"  # by the Escalate button
 FOLDED = "folded"                  # a failure explained by an open upstream incident, said in its thread
+SEEN_BEFORE = "seen_before"        # past incidents with the same or a close error, in the new one's thread
+NOTE = "note"                      # what fixed it, in the words of whoever resolved it
 # Messages about a pipeline, to its owners:
 MONTH_END = "month_end"
 WEEKLY_CHECK = "weekly_check"
@@ -122,6 +124,9 @@ def decide(runbook: Runbook, pipeline: str | None, kind: str, at: datetime, over
     state = incident or IncidentState()
     if kind in (REPEAT, ACK, RESOLVE):
         return Audience("quiet", reason="updates of an incident's state mention nobody")
+    if kind in (SEEN_BEFORE, NOTE):
+        return Audience("quiet", reason="the incident's memory: whoever is on the thread reads it, and the people "
+                                        "it names (past resolvers) are named, not pinged")
     if kind == COVER_FOLLOWUP:
         return Audience("quiet", reason="a question to the whole channel: nobody in particular is mentioned")
     if kind == SUMMARY:
