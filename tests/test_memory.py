@@ -81,3 +81,29 @@ def test_a_resolution_note_shows_up_when_the_same_error_comes_back_with_other_id
     finally:
         served.stop()
         fake.close()
+
+
+def test_huge_binary_and_empty_errors_are_fingerprinted_without_error(tmp_path, make_app):
+    """A 256 KB error (through OpenLineage, which takes 1 MiB), binary junk and an empty error: each
+    is accepted, and only the empty one has no fingerprint (and so nothing to look up)."""
+    import os
+    import uuid
+    from datetime import UTC, datetime
+
+    from bot.store.incidents import list_incidents
+
+    app = make_app(None, DATABASE_URL=f"sqlite:///{tmp_path / 'm.db'}")
+    huge = "java.lang.IllegalStateException: checkpoint corrupt\n" + "\tat com.acme.Job.run(Job.scala:42)\n" * 7500
+    event = {"eventTime": datetime.now(UTC).isoformat(), "producer": "https://t", "eventType": "FAIL",
+             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+             "run": {"runId": str(uuid.uuid4()), "facets": {"errorMessage": {
+                 "_producer": "https://t", "_schemaURL": "https://t", "message": huge, "programmingLanguage": "JVM"}}},
+             "job": {"namespace": "airflow", "name": "growth"}}
+    assert len(huge) > 256 * 1024
+    assert app.post("/api/v1/lineage", json=event, headers=AUTH).status_code == 202
+    junk = os.urandom(20_000).decode("utf-8", errors="replace")
+    for pipeline, error in (("engagement", junk), ("profit", "")):
+        assert app.post("/alerts", headers=AUTH, json={"pipeline": pipeline, "status": "failed", "error": error}
+                        ).status_code == 202
+    prints = {i.pipeline: i.fingerprint for i in list_incidents(app.runtime.store)}
+    assert prints["growth"] and prints["engagement"] and prints["profit"] is None
