@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from datetime import timedelta
+
 from bot.domain.lookup import find_pipeline
+from bot.domain.report import build
 from bot.runtime import Runtime
 from bot.store.lineage import dataset_edges
 from bot.slack.listeners import swaps
-from bot.slack.replies import oncall, runbook as runbook_replies
+from bot.slack.replies import oncall, report as report_replies, runbook as runbook_replies
+from bot.store.report_reads import facts
 from bot.slack.text import unescape
 
 MAX_WEEKS = 26
@@ -39,6 +43,13 @@ async def oncall_command(ack: AsyncAck, command: dict, context: AsyncBoltContext
             visibility = "ephemeral"
         else:
             reply = await oncall.schedule_message(rt.runbook, rt.directory, now, int(weeks), rt.overrides())
+    elif sub == "report":
+        weeks = words[1] if len(words) > 1 else "4"
+        if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= MAX_WEEKS:
+            reply = oncall.help_message(rt.runbook, f"`/oncall report` takes a number of weeks from 1 to {MAX_WEEKS}.")
+            visibility = "ephemeral"
+        else:
+            reply = await report_reply(rt, now, int(weeks))
     elif sub == "help":
         reply, visibility = oncall.help_message(rt.runbook), "ephemeral"
     else:
@@ -58,6 +69,16 @@ async def runbook_command(ack: AsyncAck, command: dict, context: AsyncBoltContex
         seen = [(a, b) for a, b, *_ in await rt.db(dataset_edges)]
         reply = await runbook_replies.card(rt.runbook, key, rt.directory, seen)
     await ack(response_type=visibility, **reply.payload())
+
+
+async def report_reply(rt: Runtime, now, weeks: int):
+    """The figures of `oncall-bot report`, with the names Slack knows for the people who acknowledged."""
+    start = now - timedelta(weeks=weeks)
+    found = await rt.db(facts, rt.runbook, start, now)
+    for user in {i.acknowledged_by for i in found.incidents} | {i.resolved_by for i in found.incidents}:
+        if user and user not in found.names and (name := await rt.directory.person_of(user)):
+            found.names[user] = name
+    return report_replies.report_message(rt.runbook, build(rt.runbook, found, start, now), weeks)
 
 
 def register(app: AsyncApp) -> None:

@@ -33,6 +33,8 @@ def help_message(runbook: Runbook, note: str | None = None) -> Message:
         "over their own shift).\n"
         "*`/oncall overrides`*: the coming overrides and open requests, with Cancel buttons where you may cancel; "
         "where they overlap, the most recent wins.\n"
+        "*`/oncall report [weeks]`*: how the pipelines and the rotation did (default 4 weeks): SLA met, "
+        "incidents, time to acknowledge and resolve, pages and nights woken.\n"
         "*`/oncall help`*: this help.\n"
         f"*`/runbook <pipeline>`*: a pipeline's runbook card; names are forgiving ({names}).\n"
         f"Replies are visible only to you; add `public` (`/oncall public`, `/runbook {key} public`) "
