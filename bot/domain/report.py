@@ -26,18 +26,16 @@ from bot.runbook.models import Runbook
 ON_TIME, LATE, MISSED, NO_RUN = "on_time", "late", "missed", "no_run"
 
 
-@dataclass(frozen=True)
-class IncidentFact:
-    pipeline: str
-    known: bool
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    fix_by: datetime | None
-    alert_count: int
-    folded: bool          # folded under an upstream incident, or into a flood summary
+@dataclass
+class IncidentCounts:
+    """The incidents of one pipeline opened in the window, as the store sums them up."""
+
+    known: bool = True
+    incidents: int = 0
+    folded: int = 0          # folded under an upstream incident, or into a flood summary
+    repeats: int = 0         # alerts deduplicated into an open incident
+    fix_met: int = 0
+    fix_missed: int = 0      # resolved after its fix deadline, or still open past it
 
 
 @dataclass(frozen=True)
@@ -45,25 +43,6 @@ class PageFact:
     person: str
     pipeline: str
     at: datetime
-
-
-@dataclass
-class Facts:
-    incidents: list[IncidentFact] = field(default_factory=list)
-    pages: list[PageFact] = field(default_factory=list)
-    escalations: list[tuple[str, datetime]] = field(default_factory=list)   # (pipeline, at)
-    successes: dict[str, list[datetime]] = field(default_factory=dict)       # pipeline → sorted instants
-    first_success: dict[str, datetime] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)                      # Slack user id → runbook name
-
-
-@dataclass(frozen=True)
-class Run:
-    pipeline: str
-    run_at: datetime
-    deadline: datetime
-    outcome: str                 # on_time | late | missed
-    late_by: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -81,14 +60,46 @@ class Spread:
         return cls(len(ordered), statistics.median(ordered), ordered[rank - 1])
 
 
+NO_SPREAD = Spread(0, None, None)
+
+
+@dataclass
+class Facts:
+    """What a report reads: per pipeline its incidents' counts and response times (summed up where
+    the rows are), per Slack user their acknowledgements and resolutions, pages, escalations and
+    success reports as they happened."""
+
+    incidents: dict[str, IncidentCounts] = field(default_factory=dict)
+    acknowledge: dict[str, Spread] = field(default_factory=dict)             # by pipeline
+    resolve: dict[str, Spread] = field(default_factory=dict)                 # by pipeline
+    acknowledged_by: dict[str, Spread] = field(default_factory=dict)         # by Slack user id
+    resolved_by: dict[str, int] = field(default_factory=dict)                # by Slack user id
+    pages: list[PageFact] = field(default_factory=list)
+    escalations: list[tuple[str, datetime]] = field(default_factory=list)   # (pipeline, at)
+    successes: dict[str, list[datetime]] = field(default_factory=dict)       # pipeline → sorted instants
+    first_success: dict[str, datetime] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)                      # Slack user id → runbook name
+    open_incidents: int = 0
+    carried_over: int = 0                                                    # open, and opened before the window
+
+
+@dataclass(frozen=True)
+class Run:
+    pipeline: str
+    run_at: datetime
+    deadline: datetime
+    outcome: str                 # on_time | late | missed
+    late_by: timedelta | None = None
+
+
 @dataclass
 class PipelineFigures:
     key: str
     name: str
     runs: list[Run] = field(default_factory=list)
     incidents: int = 0
-    acknowledge: Spread = Spread(0, None, None)
-    resolve: Spread = Spread(0, None, None)
+    acknowledge: Spread = NO_SPREAD
+    resolve: Spread = NO_SPREAD
     fix_met: int = 0
     fix_missed: int = 0
     pages: int = 0
@@ -113,7 +124,7 @@ class PersonFigures:
     nights_woken: int = 0
     acknowledged: int = 0
     resolved: int = 0
-    acknowledge: Spread = Spread(0, None, None)
+    acknowledge: Spread = NO_SPREAD
 
 
 @dataclass
@@ -174,37 +185,18 @@ def build(runbook: Runbook, facts: Facts, start: datetime, end: datetime) -> Rep
     def person(name: str) -> PersonFigures:
         return people.setdefault(name, PersonFigures(name))
 
-    acks: dict[str, list[timedelta]] = {}
-    resolves: dict[str, list[timedelta]] = {}
-    person_acks: dict[str, list[timedelta]] = {}
-    open_now = carried = 0
-    for fact in facts.incidents:
-        if fact.resolved_at is None:
-            open_now += 1
-            carried += fact.opened_at < start
-        if not start <= fact.opened_at < end:
-            continue
-        figure = figures(fact.pipeline, fact.known)
-        figure.incidents += 1
-        figure.folded += fact.folded
-        figure.repeats += max(0, fact.alert_count - 1)
-        if fact.acknowledged_at is not None:
-            acks.setdefault(figure.key, []).append(fact.acknowledged_at - fact.opened_at)
-            if fact.acknowledged_by:
-                name = facts.names.get(fact.acknowledged_by, fact.acknowledged_by)
-                person(name).acknowledged += 1
-                person_acks.setdefault(name, []).append(fact.acknowledged_at - fact.opened_at)
-        if fact.resolved_at is not None:
-            resolves.setdefault(figure.key, []).append(fact.resolved_at - fact.opened_at)
-            if fact.resolved_by and fact.resolved_by in facts.names:
-                person(facts.names[fact.resolved_by]).resolved += 1
-        if fact.fix_by is not None and fact.fix_by <= end:
-            met = fact.resolved_at is not None and fact.resolved_at <= fact.fix_by
-            figure.fix_met += met
-            figure.fix_missed += not met
-    for figure in [*by_key.values(), *unknown.values()]:
-        figure.acknowledge = Spread.of(acks.get(figure.key, []))
-        figure.resolve = Spread.of(resolves.get(figure.key, []))
+    for pipeline, counts in facts.incidents.items():
+        figure = figures(pipeline, counts.known)
+        figure.incidents, figure.folded, figure.repeats = counts.incidents, counts.folded, counts.repeats
+        figure.fix_met, figure.fix_missed = counts.fix_met, counts.fix_missed
+        figure.acknowledge = facts.acknowledge.get(pipeline, NO_SPREAD)
+        figure.resolve = facts.resolve.get(pipeline, NO_SPREAD)
+    for user, spread in facts.acknowledged_by.items():
+        someone = person(facts.names.get(user, user))
+        someone.acknowledged, someone.acknowledge = spread.count, spread
+    for user, count in facts.resolved_by.items():
+        if user in facts.names:  # a person, not a success report
+            person(facts.names[user]).resolved += count
     nights: dict[str, set[date]] = {}
     for page in facts.pages:
         if not start <= page.at < end:
@@ -223,10 +215,9 @@ def build(runbook: Runbook, facts: Facts, start: datetime, end: datetime) -> Rep
             figures(pipeline, pipeline in by_key).escalations += 1
     for name, someone in people.items():
         someone.nights_woken = len(nights.get(name, ()))
-        someone.acknowledge = Spread.of(person_acks.get(name, []))
     ordered_people = sorted(people.values(), key=lambda p: (-p.pages, p.name))
     return Report(start, end, [*by_key.values(), *sorted(unknown.values(), key=lambda f: f.key)], ordered_people,
-                  open_now, carried)
+                  facts.open_incidents, facts.carried_over)
 
 
 def _night_of(runbook: Runbook, at: datetime) -> date:

@@ -3,12 +3,13 @@ opened in it (and those still open), delivered pages, escalations and success re
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, case, func, or_, select, type_coerce
 
 from bot.domain.lookup import exact_pipeline
-from bot.domain.report import Facts, IncidentFact, PageFact
+from bot.domain.report import Facts, IncidentCounts, PageFact, Spread
 from bot.runbook.models import Runbook
 from bot.store.db import Db, tx
 from bot.store.pass_reads import first_successes
@@ -17,24 +18,68 @@ from bot.store.schema import actions, alert_events, incidents, outbox
 RUN_SLACK = timedelta(days=8)  # a run due at the window's start began up to a day (a week, weekly) before
 
 
+def _instant(value):
+    """SQLite's stored text (naive UTC) or PostgreSQL's datetime: either subtracts from its own kind."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _spread(values: list[float]) -> Spread:
+    """Median (the mean of the two middle values for an even count) and nearest-rank 90th percentile."""
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    middle = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    return Spread(n, _span(middle), _span(ordered[math.ceil(0.9 * n) - 1]))
+
+
+def _span(seconds: float) -> timedelta:
+    return timedelta(seconds=round(seconds, 3))
+
+
 def facts(db: Db, runbook: Runbook, start: datetime, end: datetime) -> Facts:
     found = Facts(names={p.slack_id: name for name, p in runbook.people.items() if p.slack_id})
     i = incidents.c
     with tx(db, read=True) as conn:
-        query = select(i.pipeline, i.known, i.opened_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at,
-                       i.resolved_by, i.fix_by, i.alert_count, i.root_id, i.folded_into, i.status).where(
-            or_(and_(i.opened_at >= start, i.opened_at < end), i.status != "resolved"))
-        for row in conn.execute(query):
-            found.incidents.append(IncidentFact(
-                row.pipeline, row.known, row.opened_at, row.acknowledged_at, row.acknowledged_by,
-                row.resolved_at if row.status == "resolved" else None, row.resolved_by, row.fix_by, row.alert_count,
-                row.root_id is not None or row.folded_into is not None))
-        pages = select(outbox.c.args, outbox.c.sent_at, outbox.c.result, i.pipeline).join(
-            incidents, incidents.c.id == outbox.c.incident_id).where(
-            outbox.c.kind == "page", outbox.c.state == "sent", outbox.c.sent_at >= start, outbox.c.sent_at < end)
-        for args, sent_at, result, pipeline in conn.execute(pages):
-            if (result or {}).get("ts") and (args or {}).get("person"):  # delivered: not undeliverable, not needed
-                found.pages.append(PageFact(args["person"], pipeline, sent_at))
+        window = and_(i.opened_at >= start, i.opened_at < end)
+        fix_due = and_(i.fix_by.is_not(None), i.fix_by <= end)
+        met = and_(i.status == "resolved", i.resolved_at <= i.fix_by)
+        counts = select(i.pipeline, func.max(case((i.known, 1), else_=0)), func.count(),
+                        func.sum(case((or_(i.root_id.is_not(None), i.folded_into.is_not(None)), 1), else_=0)),
+                        func.sum(i.alert_count - 1), func.sum(case((and_(fix_due, met), 1), else_=0)),
+                        func.sum(case((and_(fix_due, ~met), 1), else_=0))).where(window).group_by(i.pipeline)
+        for pipeline, known, count, folded, repeats, fix_met, fix_missed in conn.execute(counts):
+            found.incidents[pipeline] = IncidentCounts(bool(known), count, folded or 0, repeats or 0, fix_met or 0,
+                                                       fix_missed or 0)
+        # One scan for the response times: instants come back as the driver gives them (SQLite's text
+        # parsed here in C, not per row by a column type or by julianday()), and spreads are taken here.
+        raw = (lambda column: type_coerce(column, String)) if conn.dialect.name == "sqlite" else (lambda column: column)
+        acks: dict[str, list[float]] = {}
+        resolves: dict[str, list[float]] = {}
+        by_user: dict[str, list[float]] = {}
+        query = select(i.pipeline, i.acknowledged_by, raw(i.opened_at), raw(i.acknowledged_at),
+                       raw(case((i.status == "resolved", i.resolved_at))), i.resolved_by).where(window)
+        for pipeline, user, opened, acked, done, resolver in conn.execute(query):
+            opened = _instant(opened)
+            if acked is not None:
+                ack = (_instant(acked) - opened).total_seconds()
+                acks.setdefault(pipeline, []).append(ack)
+                if user:
+                    by_user.setdefault(user, []).append(ack)
+            if done is not None:
+                resolves.setdefault(pipeline, []).append((_instant(done) - opened).total_seconds())
+                if resolver:
+                    found.resolved_by[resolver] = found.resolved_by.get(resolver, 0) + 1
+        found.acknowledge = {key: _spread(values) for key, values in acks.items()}
+        found.resolve = {key: _spread(values) for key, values in resolves.items()}
+        found.acknowledged_by = {key: _spread(values) for key, values in by_user.items()}
+        still = conn.execute(select(func.count(), func.count(case((i.opened_at < start, 1))))
+                             .where(i.status != "resolved")).one()
+        found.open_incidents, found.carried_over = still
+        # Delivered: a page Slack could not deliver, or that was no longer needed, has no ts.
+        person = outbox.c.args["person"].as_string()
+        pages = select(person, outbox.c.sent_at, i.pipeline).join(incidents, incidents.c.id == outbox.c.incident_id).where(
+            outbox.c.kind == "page", outbox.c.state == "sent", outbox.c.sent_at >= start, outbox.c.sent_at < end,
+            outbox.c.result["ts"].as_string().is_not(None), person.is_not(None))
+        found.pages = [PageFact(name, pipeline, sent_at) for name, sent_at, pipeline in conn.execute(pages)]
         escalations = select(i.pipeline, actions.c.at).join(incidents, incidents.c.id == actions.c.incident_id).where(
             actions.c.kind == "escalate", actions.c.at >= start, actions.c.at < end)
         found.escalations = [(pipeline, at) for pipeline, at in conn.execute(escalations)]

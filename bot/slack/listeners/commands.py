@@ -75,8 +75,8 @@ async def report_reply(rt: Runtime, now, weeks: int):
     """The figures of `oncall-bot report`, with the names Slack knows for the people who acknowledged."""
     start = now - timedelta(weeks=weeks)
     found = await rt.db(facts, rt.runbook, start, now)
-    for user in {i.acknowledged_by for i in found.incidents} | {i.resolved_by for i in found.incidents}:
-        if user and user not in found.names and (name := await rt.directory.person_of(user)):
+    for user in {*found.acknowledged_by, *found.resolved_by}:
+        if user not in found.names and (name := await rt.directory.person_of(user)):
             found.names[user] = name
     return report_replies.report_message(rt.runbook, build(rt.runbook, found, start, now), weeks)
 
