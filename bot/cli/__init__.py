@@ -11,8 +11,10 @@ import sys
 
 from bot.cli.admin import cmd_alert, cmd_manifest, cmd_schema, cmd_serve, cmd_validate
 from bot.cli.common import UsageError
+from bot.cli.incident import cmd_incident
 from bot.cli.lineage import cmd_lineage
 from bot.cli.pipelines import cmd_policy, cmd_runbook, cmd_triage
+from bot.cli.report import cmd_report
 from bot.cli.rota import cmd_ics, cmd_overrides, cmd_schedule, cmd_who
 from bot.cli.suggest import cmd_suggest
 from bot.runbook import RunbookError
@@ -80,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--apply", metavar="PIPELINE", help="append the most frequent suggestion involving PIPELINE "
                    "to its common_issues in the runbook file (comments kept), then validate it")
+    p = command("incident", cmd_incident, "an incident's whole story for a post-mortem: alerts, posts, pages, "
+                "acknowledgement, escalations, resolution, note and deadlines (the store at $DATABASE_URL)")
+    p.add_argument("id", type=int, metavar="ID")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--markdown", action="store_true")
+    form.add_argument("--json", action="store_true")
     p = command("overrides", cmd_overrides, "swaps and overrides made in Slack, with who and when "
                 "(the store at $DATABASE_URL), and the runbook's own")
     p.add_argument("--json", action="store_true")
@@ -99,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="first day to look for each situation (default today)")
     p.add_argument("--kind", action="append", help="message kind, e.g. fix_breach (repeatable; default: "
                    "first alert, SLA missed, fix deadline missed, escalation)")
+    p = command("report", cmd_report, "SLA and on-call health over the last weeks (the store at $DATABASE_URL)")
+    p.add_argument("--weeks", type=int, default=4)
+    p.add_argument("--at", help="the report's end instant (default now)")
+    p.add_argument("--json", action="store_true")
     p = command("serve", cmd_serve, "run the bot: Slack app, alert webhooks, health and metrics")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, help="default: $PORT or 3000")

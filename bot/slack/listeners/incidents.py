@@ -12,7 +12,8 @@ from bot.alerts import escalation
 from bot.runtime import Runtime
 from bot.slack.workspace import OURS, REFUSALS, teams_of, workspace_of
 from bot.slack.replies import incident as render
-from bot.store import incidents, memory
+from bot.slack.replies import timeline as timeline_render
+from bot.store import incidents, memory, timeline_reads
 
 log = logging.getLogger("oncall_bot.incidents")
 
@@ -105,6 +106,28 @@ async def _press(rt: Runtime, incident_id: int, user: str) -> incidents.Change:
     return await rt.db(press, rt.runbook, incident_id, user, rt.clock(), rt.overrides())
 
 
+async def on_timeline(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond,
+                      context: AsyncBoltContext) -> None:
+    """Timeline on a resolved incident: its whole story, to the presser only (ephemeral)."""
+    rt: Runtime = context["rt"]
+    await ack()
+    if (where := await workspace_of(rt, body)) != OURS:
+        log.warning("refused %s from workspace %s (%s)", action.get("action_id"), teams_of(body), where)
+        await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
+        return
+    try:
+        incident_id = int(action.get("value", ""))
+    except ValueError:
+        return
+    story = await rt.db(timeline_reads.story, incident_id)
+    if story is None:
+        await respond(text=f"Incident {incident_id} is not in the store any more.", response_type="ephemeral",
+                      replace_original=False)
+        return
+    msg = timeline_render.answer(rt.runbook, story, rt.clock())
+    await respond(**msg.payload(), response_type="ephemeral", replace_original=False)
+
+
 async def ack_only(ack: AsyncAck) -> None:
     await ack()  # link buttons still send an action; nothing to do
 
@@ -113,5 +136,6 @@ def register(app: AsyncApp) -> None:
     for action_id in (*ACTIONS, "incident_escalate"):
         app.action(action_id)(on_click)
     app.view("resolution_note")(note_submitted)
+    app.action("incident_timeline")(on_timeline)
     app.action("incident_logs")(ack_only)
     app.action("incident_noop")(ack_only)  # the old "Runbook" button on messages posted before it went

@@ -156,13 +156,15 @@ def _told_line(people: Directory, incident: Incident) -> str:
 
 
 def _buttons(incident: Incident, open_children: int = 0) -> ActionsBlock | None:
-    """Only buttons that do something: a resolved incident without a log link has none, and the offer
-    to resolve the downstream incidents folded under it goes once none is left open."""
+    """Only buttons that do something: a resolved incident keeps its Timeline (and its log link), and the
+    offer to resolve the downstream incidents folded under it goes once none is left open."""
     value = str(incident.id)
     elements = []
     if incident.status == "resolved" and open_children:
         elements.append(ButtonElement(text=f"Resolve {open_children} downstream", action_id="incident_resolve_children",
                                       value=value))
+    if incident.status == "resolved":  # its whole story, for the post-mortem (answered to the presser only)
+        elements.append(ButtonElement(text="Timeline", action_id="incident_timeline", value=value))
     if incident.status == "open":
         elements.append(ButtonElement(text="Acknowledge", action_id="incident_ack", value=value, style="primary"))
     if incident.status != "resolved":
