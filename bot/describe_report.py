@@ -65,8 +65,11 @@ def people_lines(report: Report) -> list[str]:
 
 def week_summary(report: Report) -> list[str]:
     """The handoff's compact section: SLA per pipeline, pages, nights woken, open and carried-over."""
-    sla = [f"{f.name} {f.count(ON_TIME)}/{len(f.runs)}" + (f" ({f.count(LATE)} late)" if f.count(LATE) else "")
-           + (f" ({f.count(MISSED)} missed)" if f.count(MISSED) else "") for f in report.pipelines if f.runs]
+    def short(f) -> str:
+        misses = [f"{n} {word}" for n, word in ((f.count(LATE), "late"), (f.count(MISSED), "missed")) if n]
+        return f"{f.name} {f.count(ON_TIME)}/{len(f.runs)}" + (f" ({', '.join(misses)})" if misses else "")
+
+    sla = [short(f) for f in report.pipelines if f.runs]
     pages = sum(p.pages for p in report.people)
     woken = [f"{p.name} {p.nights_woken}" for p in report.people if p.nights_woken]
     lines = [f"SLA met: {', '.join(sla)}" if sla else "SLA met: no runs watched",

@@ -166,6 +166,7 @@ def create_app(rt: Runtime, bolt: AsyncApp | None = None, lifespan=None) -> Star
         Route("/healthz", measured(rt, "/healthz")(healthz(rt)), methods=["GET"]),
         Route("/metrics", measured(rt, "/metrics")(metrics(rt)), methods=["GET"]),
         Route("/oncall.ics", measured(rt, "/oncall.ics")(ics(rt)), methods=["GET"]),
+        Route("/report.png", measured(rt, "/report.png")(report_png(rt)), methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -246,6 +247,30 @@ def ics(rt: Runtime):
         body = calendar(rt.runbook, rt.clock(), overrides=rt.overrides())
         return Response(body, media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": 'inline; filename="oncall.ics"'})
+    return endpoint
+
+
+def report_png(rt: Runtime):
+    """The weekly picture for wikis: `?weeks=` (1-12, default 4) ending yesterday, kept private as the
+    calendar is (`?key=` with ICS_KEY; loopback clients only without it)."""
+    async def endpoint(request: Request) -> Response:
+        from bot import report_chart
+
+        key = rt.settings.calendar_key
+        given = request.query_params.get("key", "")
+        if key and not hmac.compare_digest(given.encode(), key.encode()):
+            return _refuse(403, "the picture is private: /report.png?key=… with the ICS_KEY secret")
+        if not key and not is_local(request):
+            return _refuse(403, "the picture is private: set ICS_KEY and fetch /report.png?key=…")
+        weeks = request.query_params.get("weeks", str(report_chart.WEEKS))
+        if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= report_chart.MAX_WEEKS:
+            return _refuse(400, f"weeks: a whole number from 1 to {report_chart.MAX_WEEKS}")
+        if not report_chart.available():
+            return _refuse(404, f"the picture needs matplotlib, which is not installed: {report_chart.INSTALL}")
+        days, cells = await rt.db(report_chart.cells_at, rt.runbook, rt.clock(), int(weeks))
+        png = await asyncio.to_thread(report_chart.render_png, rt.runbook, cells, days)
+        return Response(png, media_type="image/png", headers={
+            "Content-Disposition": f'inline; filename="{report_chart.filename(days)}"', "Cache-Control": "no-store"})
     return endpoint
 
 

@@ -4,6 +4,12 @@ Failures are injected per method: `fake.fail("chat.postMessage", status=429, ret
 next call answer 429 with Retry-After; `status=500` a server error. `fake.slow("chat.postMessage", 2)`
 makes the answer come 2 s after the call took effect (a post is in the channel's history at once).
 Channels are known by the name or ID they were posted to: that string is also their ID here.
+
+Files go up as Slack's current upload API takes them (slack_sdk's files_upload_v2):
+files.getUploadURLExternal answers an upload URL on this server (`/upload/<file_id>`), the bytes are
+POSTed there (kept in `uploads[file_id]["data"]`, the POST recorded as a call of method "upload"), and
+files.completeUploadExternal shares them in `channel_id` (in the thread `thread_ts`): a message with
+the files, as conversations.replies then shows it.
 """
 
 from __future__ import annotations
@@ -47,10 +53,13 @@ class FakeSlack:
     port: int = 0
     delays: dict[str, float] = field(default_factory=dict)
     messages: list[dict] = field(default_factory=list)   # every top-level post and reply, as history shows them
+    uploads: dict[str, dict] = field(default_factory=dict)  # file_id → filename, length, data, channel_id, thread_ts
 
     def __post_init__(self):
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._file_ts = itertools.count(1)  # shared files' messages: not the posts' numbering tests rely on
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +68,16 @@ class FakeSlack:
 
             def do_POST(self):
                 length = int(self.headers.get("content-length") or 0)
+                if self.path.startswith("/upload/"):  # a file's bytes, to the URL getUploadURLExternal gave
+                    status, text = fake._upload(self.path.rsplit("/", 1)[-1], self.rfile.read(length),
+                                                dict(self.headers))
+                    data = text.encode()
+                    self.send_response(status)
+                    self.send_header("content-type", "text/plain; charset=utf-8")
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 raw = self.rfile.read(length).decode()
                 if self.headers.get("content-type", "").startswith("application/json"):
                     args = json.loads(raw or "{}")
@@ -101,6 +120,16 @@ class FakeSlack:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def _upload(self, file_id: str, data: bytes, headers: dict) -> tuple[int, str]:
+        with self._lock:
+            known = file_id in self.uploads
+            self.calls.append(Call("upload", {"file_id": file_id, "length": len(data)}, headers, time.time(),
+                                   200 if known else 404))
+            if not known:
+                return 404, "unknown upload URL"
+            self.uploads[file_id]["data"] = data
+        return 200, f"OK - {len(data)}"
 
     def fail(self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1,
              landed: bool = False) -> None:
@@ -185,7 +214,32 @@ class FakeSlack:
             return {"ok": True, "has_more": False,
                     "messages": [{"type": "message", "ts": m["ts"], "text": m["text"]}
                                  | ({"metadata": m["metadata"]} if metadata and m["metadata"] else {})
+                                 | ({"files": m["files"]} if m.get("files") else {})
                                  for m in found]}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):08d}"
+            with self._lock:
+                self.uploads[file_id] = {"filename": args.get("filename"), "length": int(args.get("length") or 0),
+                                         "data": None, "channel_id": None, "thread_ts": None}
+            return {"ok": True, "upload_url": f"{self.url.removesuffix('/api/')}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            shared = []
+            with self._lock:
+                for f in files:
+                    upload = self.uploads.get(f.get("id"))
+                    if upload is None or upload["data"] is None:
+                        return {"ok": False, "error": "file_not_found"}
+                    upload.update(channel_id=args.get("channel_id"), thread_ts=args.get("thread_ts"),
+                                  title=f.get("title"))
+                    shared.append({"id": f["id"], "name": upload["filename"], "title": f.get("title") or
+                                   upload["filename"], "size": len(upload["data"])})
+                if args.get("channel_id"):
+                    self.messages.append({"channel": args["channel_id"], "ts": f"{1_900_000_000 + next(self._file_ts)}.000200",
+                                          "text": "", "thread_ts": args.get("thread_ts"), "metadata": None,
+                                          "files": shared})
+            return {"ok": True, "files": shared}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.getPermalink":

@@ -22,12 +22,17 @@ from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 
+from bot import report_chart
+from bot.domain.notices import instant
+from bot.jobs import handoff
 from bot.runtime import Runtime
 from bot.slack import notices
+from bot.slack.client import DryRunClient
 from bot.slack.replies import incident as render
 from bot.store import outbox, pacing
 from bot.store.incidents import children_of, get_incident
 from bot.store.memory import note_of, similar_incidents
+from bot.store.pass_reads import delivered
 from bot.store.records import Incident, OutboxItem
 
 log = logging.getLogger("oncall_bot.delivery")
@@ -144,6 +149,8 @@ class Delivery:
         await self.rt.db(_failed, item.id, error, self.rt.clock() + wait)
 
     async def _send(self, item: OutboxItem) -> dict | None:
+        if item.kind == handoff.CHART:
+            return await self._report_chart(item)
         if item.incident_id is None:
             args = await self._rendered(item)
             method = item.method or "chat.postMessage"
@@ -240,6 +247,55 @@ class Delivery:
         note = await self.rt.db(note_of, incident.id) if incident.status == "resolved" else None
         msg = await render.parent(self.rt.runbook, self.rt.directory, incident, children, note)
         await self._call("chat.update", {"channel": incident.slack_channel, "ts": incident.slack_ts, **msg.payload()})
+
+    async def _report_chart(self, item: OutboxItem) -> dict:
+        """The weekly picture, drawn now from the store, uploaded into its handoff's thread once the
+        handoff is posted: files_upload_v2 (files.getUploadURLExternal, the upload, then
+        files.completeUploadExternal with the channel and the thread). A later attempt first looks for
+        the file in the thread. Without matplotlib any more, nothing."""
+        rt, key = self.rt, item.args["handoff"]
+        if not report_chart.available():
+            return {"skipped": f"matplotlib is not installed ({report_chart.INSTALL})"}
+        channel, ts = await rt.db(delivered, key)
+        if ts is None:
+            if await rt.db(handoff.post_state, key) != "pending":  # given up (or sent without a message)
+                raise notices.Gone(f"its handoff {key} was never posted")
+            raise NotYet(f"the handoff {key} is not posted yet")
+        days, cells = await rt.db(report_chart.cells_at, rt.runbook, instant(item.args["at"]),
+                                  int(item.args.get("weeks") or report_chart.WEEKS))
+        name = report_chart.filename(days)
+        if item.attempts > 1 and (found := await self._uploaded(channel, ts, name)):
+            return found
+        png = await asyncio.to_thread(report_chart.render_png, rt.runbook, cells, days)
+        upload = {"filename": name, "title": report_chart.title(rt.runbook, days), "channel": channel,
+                  "thread_ts": ts, "alt_txt": "Per pipeline and day: data on time, late, missed or no run"}
+        if isinstance(rt.client, DryRunClient):  # no upload URL to send to: say what would be uploaded
+            await rt.client.api_call("files.completeUploadExternal", params={**upload, "length": len(png)})
+            return {"channel": channel, "thread_ts": ts, "dry_run": True}
+        files: list = []
+
+        async def send():
+            response = await rt.client.files_upload_v2(content=png, **upload)
+            files.extend(f.get("id") for f in response.get("files") or [])
+            return response
+
+        await self._call("files.completeUploadExternal", {"channel": channel}, send)
+        return {"channel": channel, "thread_ts": ts, "files": files, "filename": name, "bytes": len(png)}
+
+    async def _uploaded(self, channel: str, thread_ts: str, name: str) -> dict | None:
+        """The picture named `name` if the thread already holds it (an attempt died before recording it)."""
+        try:
+            replies = await self.rt.client.conversations_replies(channel=await self._channel_id(channel), ts=thread_ts,
+                                                                 limit=200)
+        except SlackApiError as err:
+            log.warning("cannot check the thread %s for an earlier upload (%s); uploading", thread_ts,
+                        err.response.get("error"))
+            return None
+        for message in replies.get("messages") or []:
+            files = [f.get("id") for f in message.get("files") or [] if f.get("name") == name]
+            if files:
+                return {"channel": channel, "thread_ts": thread_ts, "files": files, "filename": name}
+        return None
 
     async def _rendered(self, item: OutboxItem) -> dict:
         """A row's call arguments: a neutral notice rendered now (bot.slack.notices), sent to its
@@ -357,7 +413,7 @@ class Delivery:
     def _alerts_channel(self) -> str:
         return self.rt.runbook.team.channels.alerts
 
-    async def _call(self, method: str, args: dict) -> dict:
+    async def _call(self, method: str, args: dict, send=None) -> dict:
         channel = str(args.get("channel") or "")
         if channel and CHANNEL_INTERVAL:
             key = self._channel_ids.get(channel, channel)  # "#name" and its ID are one channel
@@ -372,7 +428,10 @@ class Delivery:
                     raise Stopping()
         if self._holding is not None and not await self.rt.db(outbox.renew, self._holding.id, self.rt.clock()):
             raise LostLease()
-        response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
+        if send is not None:  # a call the SDK makes itself (an upload), paced like the others
+            response = await send()
+        else:
+            response = await self.rt.client.api_call(method, json={k: v for k, v in args.items() if v is not None})
         if response.get("channel") and response["channel"] != channel:
             self._channel_ids[channel] = response["channel"]
         return {key: response.get(key) for key in ("channel", "ts") if response.get(key) is not None}
@@ -383,6 +442,8 @@ def _is_user(channel: str) -> bool:
 
 
 def _parent_given_up(store, incident_id: int | None) -> bool:
+    if incident_id is None:  # a row of no incident (the weekly picture) gives up by itself
+        return False
     return any(row.kind == "open" and row.state == "failed" for row in outbox.items(store, incident_id))
 
 

@@ -7,6 +7,7 @@ import yaml
 BOT_SCOPES = [
     "chat:write",          # alert threads, handoffs, reminders
     "chat:write.public",   # post in public channels without being invited
+    "files:write",         # the weekly picture, uploaded into the handoff's thread
     "commands",            # /oncall and /runbook
     "users:read",
     "users:read.email",    # people in the runbook are matched by email

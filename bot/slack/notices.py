@@ -8,11 +8,14 @@ policy's decision) or from the people a notice is about (the incoming person of 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 
+from bot import report_chart
+from bot.describe_report import week_summary
 from bot.domain.deadlines import sla_watch
 from bot.domain.notices import audience_from, instant, shift_from
+from bot.domain.report import build as build_report
 from bot.domain.rotation import Roster
 from bot.domain.suggest import WINDOW as SUGGEST_WINDOW
 from bot.runbook.models import Runbook
@@ -22,6 +25,7 @@ from bot.slack.replies import swaps as say_swaps
 from bot.slack.text import escape
 from bot.store import swaps
 from bot.store.pass_reads import first_successes
+from bot.store.report_reads import facts as report_facts
 from bot.store.suggest_reads import waiting_suggestions
 from bot.store.incidents import folded_count, get_incident, list_incidents
 
@@ -83,9 +87,20 @@ def _handoff(w: World, n: dict) -> Message:
                  for key, (on, why) in sla_watch(w.runbook, first_successes(w.store, w.runbook)).items() if not on]
     # Recurring errors no common issue matched, in the 90 days up to the handoff: counted in SQL, not listed.
     waiting = waiting_suggestions(w.store, shift.start - SUGGEST_WINDOW, shift.start, w.runbook)
+    current = n.get("current", False)
+    # The weekly picture comes with a handoff from one person to the next (bot.jobs.handoff queues it).
+    picture = (None if not report_chart.pictured(w.runbook) else "missing" if not report_chart.available()
+               else None if current else "thread")
     return scheduled.handoff(w.runbook, w.people, n["rotation"], shift_from(n["prev"]), shift,
-                             w.week(n["rotation"], shift.start), w.open_incidents(), current=n.get("current", False),
-                             unwatched=unwatched, suggestions=waiting)
+                             w.week(n["rotation"], shift.start), w.open_incidents(), current=current,
+                             unwatched=unwatched, suggestions=waiting, last_week=last_week(w, shift.start),
+                             picture=picture)
+
+
+def last_week(w: World, at: datetime) -> list[str]:
+    """How the 7 days up to the handoff went (SLA per pipeline, pages, open incidents): one report read."""
+    start = at - WEEK
+    return week_summary(build_report(w.runbook, report_facts(w.store, w.runbook, start, at), start, at))
 
 
 def _meeting(w: World, n: dict) -> Message:

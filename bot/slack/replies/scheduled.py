@@ -11,6 +11,7 @@ from bot.domain.calendar import day_kind, holiday_name
 from bot.domain.rotation import Shift
 from bot.domain.timeutil import utc_text
 from bot.domain.policy import owners_of
+from bot.report_chart import INSTALL, WEEKS
 from bot.runbook.fields import format_duration
 from bot.runbook.models import Runbook
 from bot.slack.blocks import Message, bullet_list, context, header, message, section
@@ -84,9 +85,11 @@ def meeting_time(runbook: Runbook, rotation: str, handoff_at: datetime) -> tuple
 
 def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: Shift, shifts: list[Shift],
             incidents: list[Incident], current: bool = False, unwatched: list[tuple[str, str]] = (),
-            suggestions: int = 0) -> Message:
+            suggestions: int = 0, last_week: list[str] = (), picture: str | None = None) -> Message:
     """The handoff; `current` when the bot starts during the shift: who is on call, not who takes over.
-    `suggestions`: how many runbook suggestions `oncall-bot suggest` has (said only when there are some)."""
+    `suggestions`: how many runbook suggestions `oncall-bot suggest` has (said only when there are some).
+    `last_week`: how the 7 days before the handoff went (bot.describe_report.week_summary); `picture`:
+    "thread" when the weekly picture follows in the thread, "missing" when matplotlib is not installed."""
     incoming, outgoing = shift.person, prev.person if prev else None
     covering = f" (covering {people.plain(shift.scheduled)})" if shift.is_override else ""
     if current:
@@ -104,6 +107,9 @@ def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: 
         blocks.append(section("*Swaps and overrides*\n" + bullet_list(swaps)))
     open_lines = incident_lines(runbook, incidents)
     blocks.append(section("*Open incidents*\n" + (bullet_list(open_lines) if open_lines else "None.")))
+    if last_week or picture:
+        blocks.append(section(fit(["*Last week*", *(escape(line) for line in last_week),
+                                   *picture_lines(picture)], 3000)))
     checks = weekly_check_lines(runbook, people)
     if checks:
         blocks.append(section("*Pipelines without on-call*\n" + bullet_list(checks)))
@@ -122,6 +128,14 @@ def handoff(runbook: Runbook, people, rotation: str, prev: Shift | None, shift: 
     if current:
         text = f"On call ({rotation}): {incoming} since {utc_text(shift.start)}, until {utc_text(shift.end)}"
     return message(text, blocks)
+
+
+def picture_lines(picture: str | None) -> list[str]:
+    if picture == "thread":
+        return [f"_The weekly picture ({WEEKS} weeks of data-ready times per pipeline) follows in the thread._"]
+    if picture == "missing":
+        return [f"The weekly picture of data-ready times needs matplotlib: `{INSTALL}`"]
+    return []
 
 
 def meeting_reminder(runbook: Runbook, people, rotation: str, person: str, outgoing: str, shift: Shift,
