@@ -63,9 +63,15 @@ class Week:
                            and c.args["text"].startswith(("Growth", "Engagement")))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])  # the durations are summed in each one's own SQL
+def report_db(request, tmp_path):
+    yield from fresh_database(request.param, tmp_path)
+
+
 @pytest.fixture
-def week(tmp_path, fake_slack, make_app):
-    db = next(fresh_database("sqlite", tmp_path))
+def week(report_db, tmp_path, fake_slack, make_app):
+    # report_db first: it is torn down last, after the app has stopped using it.
+    db = report_db
     text = source_with("Danny: {email: danny@example.com, placeholder: true}", "Danny: {slack_id: U0DANNY}")
     for name in ("Anna", "Laura", "Jane"):
         text = text.replace(f"{name}: {{email: {name.lower()}@example.com, placeholder: true}}",
