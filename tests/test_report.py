@@ -26,8 +26,9 @@ def utc(*args) -> datetime:
 
 
 class Week:
-    """The bot in process with its clock moved by hand: at each instant the passes run once after what
-    happened there, so a pass the scheduler makes meanwhile finds nothing more to do."""
+    """The bot in process with its clock moved by hand, never back (the delivery worker paces each
+    channel on it): at each instant the passes run once after what happened there, so a pass the
+    scheduler makes meanwhile finds nothing more to do."""
 
     def __init__(self, app, fake):
         self.app, self.fake = app, fake
@@ -115,17 +116,18 @@ def week(report_db, tmp_path, fake_slack, make_app):
         w.at(utc(2026, 12, day, 2)).succeeded("growth", utc(2026, 12, day, 2))
         w.succeeded("engagement", utc(2026, 12, day, 2))
         w.passes()
-    w.at(utc(2026, 12, 4, 2, 30)).alert("profit", error="numbers don't align with accounts")
-    w.passes()
+        if day == 4:
+            w.at(utc(2026, 12, 4, 2, 30)).alert("profit", error="numbers don't align with accounts")
+            w.passes()
     # Sun 6 Dec: Engagement fails at 01:30; Danny does not answer; at 02:01 Anna (primary) is paged
     # and acknowledges at 02:10; its success at 03:00 resolves it, on time.
     w.at(utc(2026, 12, 6, 1, 30)).alert("engagement", error=OOM)
     w.paged("Danny", 4)
+    w.at(utc(2026, 12, 6, 1, 59)).succeeded("growth", utc(2026, 12, 6, 1, 59))
     w.at(utc(2026, 12, 6, 2, 1)).passes()
     w.paged("Anna", 1)
     sunday = max(_incident_ids(w))
     w.at(utc(2026, 12, 6, 2, 10)).press("incident_ack", sunday, "Anna")
-    w.at(utc(2026, 12, 6, 2)).succeeded("growth", utc(2026, 12, 6, 2))
     w.at(utc(2026, 12, 6, 3)).succeeded("engagement", utc(2026, 12, 6, 3))
     w.passes()
     w.at(utc(2026, 12, 7, 2)).succeeded("growth", utc(2026, 12, 7, 2))
