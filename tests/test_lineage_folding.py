@@ -83,6 +83,8 @@ def test_broken_and_hostile_events_get_a_clear_4xx_and_store_nothing(app):
         ({k: v for k, v in good.items() if k != "job"}, 400, "job"),
         (good | {"eventTime": "2026-12-01"}, 400, "eventTime"),                   # a date, not a date-time
         (good | {"eventTime": "2024-01-01T00:00:00Z"}, 400, "eventTime"),         # years ago: a broken sender
+        (event("FAIL", "growth", nominal=datetime(1, 1, 1, tzinfo=UTC)), 400,
+         "run.facets.nominalTime.nominalStartTime"),                              # a schedule out of the calendar
         ([good, {**good, "run": {}}], 400, "[1].run.runId"),                      # a batch: all or nothing
         ([], 400, "body"),
         (json.dumps(good | {"producer": "x" * (5 * 1024 * 1024)}), 413, "body"),  # 5 MB
@@ -134,6 +136,9 @@ def test_a_downstream_failure_whose_own_hours_would_page_mentions_its_owners_onc
     pages = fake_slack.wait_for("chat.postMessage", 2, wanted=lambda c: c.args["channel"] == "DU0DANNY")
     assert "Engagement" in pages[1].texts()
     assert list_incidents(app.runtime.store)[1].root_id is None
+    # Growth's message no longer lists it or offers to resolve it.
+    fake_slack.wait_for("chat.update", wanted=lambda c: "*Growth failed*" in c.texts() and ":large_green_circle:"
+                        in c.texts() and "folded here" not in c.texts() and "downstream" not in c.texts())
 
 
 # Ledger reads Orders; both keep their clocks in the team's zone.
@@ -186,3 +191,24 @@ def test_a_breach_whose_upstream_is_late_without_an_incident_says_so(store):  # 
     (breach,) = list_incidents(store)
     assert breach.pipeline == "ledger" and breach.root_id is None
     assert "Upstream Orders has not reported success for its 2026-12-01 02:30 CET run either." in breach.error
+
+
+def test_airflows_nominal_end_is_the_scheduled_run_and_a_resolved_root_folds_nothing_more(store):  # noqa: F811
+    """Airflow's nominal times are its data interval: the run scheduled at 02:30 on 1 Dec covers 30 Nov
+    02:30 to 1 Dec 02:30, and its deadlines count from the interval's end. Then: Orders fails, Ledger
+    folds under it; Orders succeeds; KPIs, downstream of Ledger, fails: Orders explains nothing now."""
+    rb = runbook(BERLIN_CHAIN.replace("    name: Monthly KPIs\n", "    name: Monthly KPIs\n    depends_on: [ledger]\n"))
+    now = at(2026, 12, 1, 2)
+    failed = event("FAIL", "orders", at=now, error="boom", nominal=at(2026, 11, 30, 1, 30))
+    failed["run"]["facets"]["nominalTime"]["nominalEndTime"] = at(2026, 12, 1, 1, 30).isoformat()
+    orders = receive_events(store, rb, parse_events([failed], now), now)[0]
+    receive_events(store, rb, parse_events([event("FAIL", "ledger", at=now, error="no rows")], now), now)
+    opened = {i.pipeline: i for i in list_incidents(store)}
+    assert opened["orders"].run_at == at(2026, 12, 1, 1, 30)       # 02:30 CET, the interval's end
+    assert opened["orders"].fix_by == at(2026, 12, 1, 23)          # midnight after that day, CET
+    assert opened["ledger"].root_id == opened["orders"].id
+    later = at(2026, 12, 1, 3)
+    receive_events(store, rb, parse_events([event("COMPLETE", "orders", orders.event.job.run_id, at=later)], later),
+                   later)
+    receive_events(store, rb, parse_events([event("FAIL", "kpis", at=later, error="stale")], later), later)
+    assert {i.pipeline: i.root_id for i in list_incidents(store)}["kpis"] is None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from bot.alerts.model import Alert
 from bot.domain.deadlines import deadlines
@@ -87,6 +87,7 @@ class _Later:
     runbook: Runbook | None = None                         # for the flood summary's policy question
     spans: list[OverrideSpan] = field(default_factory=list)
     lineage: Lineage | None = None                         # read once per batch that opens an incident
+    now: datetime | None = None
 
     def flush(self, conn: Connection) -> None:
         """Write what is pending; called at the end of the batch, and before anything that enqueues
@@ -134,7 +135,7 @@ def receive_in(conn: Connection, runbook: Runbook, alerts: Iterable[Alert], now:
     """`receive_many` inside the caller's transaction (OpenLineage intake stores its events in it too)."""
     alerts = list(alerts)
     named = [_name(runbook, alert) for alert in alerts]
-    later = _Later(runbook=runbook, spans=spans)
+    later = _Later(runbook=runbook, spans=spans, now=now)
     later.open = _open_incidents(conn, {n.dedup for n, a in zip(named, alerts) if a.status == "failed"})
     results = [_receive(conn, runbook, alert, n, now, spans, later, i)
                for i, (alert, n) in enumerate(zip(alerts, named))]
@@ -319,7 +320,7 @@ def _write_wave(conn: Connection, pending: list[_New], later: _Later) -> None:
 
 def _graph(conn: Connection, later: _Later) -> Lineage:
     if later.lineage is None:
-        later.lineage = lineage_of(later.runbook, ((a, b) for a, b, *_ in seen_edges(conn)))
+        later.lineage = lineage_of(later.runbook, ((a, b) for a, b, *_ in seen_edges(conn, later.now)))
     return later.lineage
 
 
@@ -346,10 +347,14 @@ def _fold_lineage(conn: Connection, pending: list[_New], later: _Later) -> None:
     if not wanted:
         return
     now = known[0].now
+    root = incidents.alias("root")
+    # An upstream incident folded under a root that is resolved explains nothing any more.
     rows = conn.execute(select(incidents.c.id, incidents.c.pipeline, incidents.c.root_id)
+                        .outerjoin(root, root.c.id == incidents.c.root_id)
                         .where(incidents.c.status != "resolved", incidents.c.pipeline.in_(sorted(wanted)),
                                incidents.c.known.is_(True), incidents.c.folded_into.is_(None),
-                               incidents.c.opened_at >= now - window)
+                               incidents.c.opened_at >= now - window,
+                               or_(incidents.c.root_id.is_(None), root.c.status != "resolved"))
                         .order_by(incidents.c.opened_at, incidents.c.id)).all()
     for new in known:
         nearest = {a: i for i, a in enumerate(ancestry[new.key])}
@@ -437,6 +442,9 @@ def _unfold(conn: Connection, runbook: Runbook, alert: Alert, current: _Open, de
         conn.execute(insert(actions), dict(incident_id=current.id, kind="page", actor="bot", at=now, detail=page))
         rows.append(_delivery_row("page", current.id, f"incident:{current.id}:{page_suffix(policy.OPEN, 'own', name)}",
                                   None, now, page))
+    # The root's message no longer lists it, nor offers to resolve it.
+    rows.append(_delivery_row("refresh", current.root_id, f"incident:{current.root_id}:refresh:{current.id}",
+                              channel, now))
     conn.execute(insert(outbox), rows)
     current.root_id = None
     return IncidentResult(current.id, deduplicated=True, known=row["known"])

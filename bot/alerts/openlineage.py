@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,6 +29,7 @@ from bot.runbook.models import Runbook
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 MAX_DEPTH = 64  # schema facets of nested columns go deeper than an alert's 32 levels
 MAX_EVENTS = 100
+NOMINAL_BEFORE = timedelta(days=35)  # a monthly run may fail a month after it was scheduled
 
 
 class _Open(BaseModel):
@@ -185,20 +186,33 @@ def _parse_one(data: Any, now: datetime, prefix: str) -> LineageEvent:
     # The same window as any alert: an event from last year is a broken sender, not news.
     checked(Alert(source="openlineage", pipeline=event.job.name, status="failed", occurred_at=occurred),
             now, f"{prefix}eventTime")
-    nominal = facets.nominalTime and _utc(facets.nominalTime.nominalStartTime,
-                                          f"{prefix}run.facets.nominalTime.nominalStartTime")
+    nominal = _scheduled(facets.nominalTime, occurred, f"{prefix}run.facets.nominalTime.")
     return LineageEvent(
         event_type=event.eventType or "OTHER",
         job=Job(event.job.namespace, event.job.name, event.run.runId),
         parent=Job(parent.job.namespace, parent.job.name, parent.run.runId) if parent else None,
         root=Job(parent.root.job.namespace, parent.root.job.name, parent.root.run.runId)
         if parent and parent.root else None,
-        event_time=occurred, nominal_time=nominal or None,
+        event_time=occurred, nominal_time=nominal,
         error=error[:MAX_ERROR] if error else None,
         inputs=tuple((d.namespace, d.name) for d in event.inputs or ()),
         outputs=tuple((d.namespace, d.name) for d in event.outputs or ()),
         raw=data,
     )
+
+
+def _scheduled(facet: _NominalTime | None, occurred: datetime, where: str) -> datetime | None:
+    """When the run was scheduled: the nominal end when given (Airflow's data interval ends when its run
+    is scheduled; its start is the previous run), else the nominal start. A schedule far from the
+    event is a broken sender, refused rather than turned into deadlines years away."""
+    if facet is None:
+        return None
+    name = "nominalEndTime" if facet.nominalEndTime is not None else "nominalStartTime"
+    at = _utc(getattr(facet, name), where + name)
+    if not occurred - NOMINAL_BEFORE <= at <= occurred + timedelta(days=1):
+        raise AlertError(where + name, f"{at.isoformat()} is more than {NOMINAL_BEFORE.days} days before the event "
+                                       f"or a day after it")
+    return at
 
 
 @per_runbook

@@ -61,7 +61,7 @@ def store_dataset_edges() -> list[tuple[str, str, str, str]]:
     def read(store):
         from bot.store.lineage import dataset_edges
 
-        return dataset_edges(store)
+        return dataset_edges(store, datetime.now(UTC))
 
     return _from_store(read, "OpenLineage datasets", "the runbook's depends_on only")
 

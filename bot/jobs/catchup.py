@@ -77,7 +77,7 @@ def load_context(store: Store, runbook: Runbook, now: datetime, window: timedelt
                    runs=run_records(store, back), successes=successes_since(store, back),
                    first_success=first_successes(store, runbook),
                    checks=checks_since(store, back), states=notification_states(store, back),
-                   starts=starts_since(store, back), seen_edges=[(a, b) for a, b, *_ in dataset_edges(store)],
+                   starts=starts_since(store, back), seen_edges=[(a, b) for a, b, *_ in dataset_edges(store, now)],
                    delivered=lambda key: delivered(store, key))
 
 

@@ -197,10 +197,10 @@ class Delivery:
             replies.append(await render.escalation(people, incident, item.args))
         elif item.kind == "deferred_ping":
             replies.append(await render.deferred_ping(rt.runbook, people, incident, item.args))
-        elif item.kind not in ("repeat", "ack", "note"):
+        elif item.kind not in ("repeat", "ack", "note", "refresh"):
             return await self._post_once(item, {**item.args, "channel": incident.slack_channel,
                                                 "thread_ts": incident.slack_ts})
-        if item.kind in ("repeat", "ack", "resolve", "escalate", "deferred_ping", "note"):
+        if item.kind in ("repeat", "ack", "resolve", "escalate", "deferred_ping", "note", "refresh"):
             await self._update_parent(incident)
         if item.kind in ("ack", "resolve"):
             await self._update_pages(incident)

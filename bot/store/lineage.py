@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, select, update
 
 from bot.store.db import Db, tx
 from bot.store.schema import lineage_datasets, lineage_events
 from bot.store.sql import insert_ignore, insert_ignoring
+
+SEEN_FOR = timedelta(days=30)  # a daily or weekly job shows its datasets many times in a month
 
 
 def record_event(conn: Connection, values: dict) -> bool:
@@ -32,19 +34,21 @@ def record_datasets(conn: Connection, pipeline: str, inputs, outputs, now: datet
                 .values(last_seen_at=now))
 
 
-def seen_edges(conn: Connection) -> list[tuple[str, str, str, str]]:
-    """(writer, reader, dataset namespace, dataset name) for each dataset one pipeline wrote and another read."""
+def seen_edges(conn: Connection, now: datetime) -> list[tuple[str, str, str, str]]:
+    """(writer, reader, dataset namespace, dataset name) for each dataset one pipeline wrote and another
+    read, both within SEEN_FOR of `now`: a pipeline that stopped reading a table stops being its reader."""
     out, into = lineage_datasets.alias("o"), lineage_datasets.alias("i")
     query = (select(out.c.pipeline, into.c.pipeline, out.c.namespace, out.c.name)
              .join(into, and_(out.c.namespace == into.c.namespace, out.c.name == into.c.name))
-             .where(out.c.direction == "out", into.c.direction == "in", out.c.pipeline != into.c.pipeline)
+             .where(out.c.direction == "out", into.c.direction == "in", out.c.pipeline != into.c.pipeline,
+                    out.c.last_seen_at >= now - SEEN_FOR, into.c.last_seen_at >= now - SEEN_FOR)
              .order_by(out.c.pipeline, into.c.pipeline, out.c.namespace, out.c.name))
     return [tuple(row) for row in conn.execute(query)]
 
 
-def dataset_edges(db: Db) -> list[tuple[str, str, str, str]]:
+def dataset_edges(db: Db, now: datetime) -> list[tuple[str, str, str, str]]:
     with tx(db, read=True) as conn:
-        return seen_edges(conn)
+        return seen_edges(conn, now)
 
 
 def starts_since(db: Db, since: datetime) -> list[tuple[str, datetime]]:

@@ -282,7 +282,8 @@ def _v11_lineage(conn: Connection) -> None:
           Column("direction", String(3), CheckConstraint("direction IN ('in', 'out')"), primary_key=True),
           Column("namespace", String(500), primary_key=True),
           Column("name", String(500), primary_key=True),
-          Column("last_seen_at", UTCDateTime, nullable=False))
+          Column("last_seen_at", UTCDateTime, nullable=False),
+          Index("ix_lineage_datasets_dataset", "direction", "namespace", "name"))
     meta.create_all(conn)
 
 
@@ -298,7 +299,8 @@ def _v12_memory(conn: Connection) -> None:
           Column("first_seen_at", UTCDateTime, nullable=False))
     Table("shape_bands", meta,
           Column("band", String(40), primary_key=True),
-          Column("fingerprint", String(40), primary_key=True))
+          Column("fingerprint", String(40), primary_key=True),
+          Index("ix_shape_bands_fingerprint", "fingerprint"))
     Table("resolution_notes", meta,
           Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
           Column("fix", Text, nullable=False),
@@ -309,6 +311,8 @@ def _v12_memory(conn: Connection) -> None:
           Column("by_name", String(100)),
           Column("at", UTCDateTime, nullable=False))
     meta.create_all(conn)
+    outbox = Table("outbox", MetaData(), Column("kind", String), Column("sent_at", UTCDateTime))
+    Index("ix_outbox_kind_sent", outbox.c.kind, outbox.c.sent_at).create(conn)  # the pages of a report
 
 
 def _v9_asked(conn: Connection) -> None:

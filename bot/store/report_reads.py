@@ -70,7 +70,9 @@ def facts(db: Db, runbook: Runbook, start: datetime, end: datetime) -> Facts:
                 if user:
                     by_user.setdefault(user, []).append(ack)
             if res is not None:
-                resolves.setdefault(pipeline, []).append(res)
+                # A success report resolves at the data's own time, which can precede the incident
+                # (the SLA watch opened it before a late report arrived): it took no time, not less.
+                resolves.setdefault(pipeline, []).append(max(float(res), 0.0))
                 if resolver:
                     found.resolved_by[resolver] = found.resolved_by.get(resolver, 0) + 1
         found.acknowledge = {key: _spread(values) for key, values in acks.items()}

@@ -135,6 +135,7 @@ outbox = Table(
     Column("priority", SmallInteger, nullable=False, server_default="1"),  # 0: a person waits (page, DM)
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_incident", "incident_id", "id"),
+    Index("ix_outbox_kind_sent", "kind", "sent_at"),          # v12: the pages a report counts
 )
 
 notifications = Table(
@@ -233,6 +234,7 @@ lineage_datasets = Table(
     Column("namespace", String(500), primary_key=True),
     Column("name", String(500), primary_key=True),
     Column("last_seen_at", UTCDateTime, nullable=False),
+    Index("ix_lineage_datasets_dataset", "direction", "namespace", "name"),  # writers and readers of one dataset
 )
 
 error_shapes = Table(
@@ -246,6 +248,7 @@ shape_bands = Table(
     "shape_bands", metadata,
     Column("band", String(40), primary_key=True),             # a near-duplicate (LSH) band key of the shape
     Column("fingerprint", String(40), primary_key=True),
+    Index("ix_shape_bands_fingerprint", "fingerprint"),       # a shape's own bands, for its near matches
 )
 
 resolution_notes = Table(

@@ -66,7 +66,7 @@ async def runbook_command(ack: AsyncAck, command: dict, context: AsyncBoltContex
     if key is None:
         reply, visibility = runbook_replies.known_pipelines(rt.runbook, name or None), "ephemeral"
     else:
-        seen = [(a, b) for a, b, *_ in await rt.db(dataset_edges)]
+        seen = [(a, b) for a, b, *_ in await rt.db(dataset_edges, rt.clock())]
         reply = await runbook_replies.card(rt.runbook, key, rt.directory, seen)
     await ack(response_type=visibility, **reply.payload())
 

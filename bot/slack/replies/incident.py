@@ -9,7 +9,7 @@ and resolutions mention nobody.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
@@ -266,7 +266,7 @@ async def seen_before(runbook: Runbook, people: Directory, past: Sequence, links
         link = links.get(old.id, "")
         when = f"<{link}|{when}>" if link.startswith("https://") else when
         alike = "same error" if seen.likeness >= 1 else f"{seen.likeness:.0%} alike"
-        took = format_duration(old.resolved_at - old.opened_at) if old.resolved_at else "?"
+        took = format_duration(max(old.resolved_at - old.opened_at, timedelta(0))) if old.resolved_at else "?"
         who = await _actor(people, old.resolved_by) if is_user_id(old.resolved_by) else "a success report"
         line = f"• {when} · *{title(runbook, old)}* · {alike} · resolved by {who} after {took}"
         if seen.note is not None:
