@@ -212,3 +212,28 @@ def test_airflows_nominal_end_is_the_scheduled_run_and_a_resolved_root_folds_not
                    later)
     receive_events(store, rb, parse_events([event("FAIL", "kpis", at=later, error="stale")], later), later)
     assert {i.pipeline: i.root_id for i in list_incidents(store)}["kpis"] is None
+
+
+def test_an_unfolded_incident_does_not_wake_someone_another_incident_of_its_pipeline_just_paged(store):  # noqa: F811
+    """Ledger's run A folds under Orders. Orders succeeds; Ledger's run B fails on its own and pages the
+    on-call person (Ledger pages here). Run A fails again: it is its own now, and mentions them, once woken."""
+    rb = runbook(BERLIN_CHAIN.replace("    on_call: {outside_work_hours: defer}\n",
+                                      "    on_call: {rotation: shop, page: [weekdays, weekends]}\n", 1))
+    now = at(2026, 12, 1, 2)
+    orders = receive_events(store, rb, parse_events([event("FAIL", "orders", at=now, error="boom")], now), now)[0]
+    dag_a, dag_b = str(uuid.uuid4()), str(uuid.uuid4())
+    receive_events(store, rb, parse_events([event("FAIL", "ledger.load", at=now, parent=("ledger", dag_a),
+                                                  error="no rows")], now), now)
+    later = now + timedelta(minutes=30)
+    receive_events(store, rb, parse_events([event("COMPLETE", "orders", orders.event.job.run_id, at=later)], later),
+                   later)
+    receive_events(store, rb, parse_events([event("FAIL", "ledger.load", at=later, parent=("ledger", dag_b),
+                                                  error="no rows")], later), later)
+    again = later + timedelta(minutes=5)
+    receive_events(store, rb, parse_events([event("FAIL", "ledger.write", at=again, parent=("ledger", dag_a),
+                                                  error="no rows")], again), again)
+    ledger = [i for i in list_incidents(store) if i.pipeline == "ledger"]
+    assert [i.root_id for i in ledger] == [None, None]           # run A unfolded, run B never folded
+    pages = [(r.incident_id, r.args["person"]) for r in rows(store, "page")]
+    assert pages == [(orders.incident.incident_id, "Soeren"), (ledger[1].id, "Soeren")]  # A wakes nobody again
+    assert ledger[0].told == {"Soeren": "notify"}               # mentioned in its own post

@@ -425,10 +425,14 @@ def _unfold(conn: Connection, runbook: Runbook, alert: Alert, current: _Open, de
     row = conn.execute(select(incidents).where(incidents.c.id == current.id)).mappings().one()
     audience = policy.decide(runbook, row["pipeline"] if row["known"] else None, policy.OPEN, now, spans,
                              policy.IncidentState(fix_by=row["fix_by"]))
+    # As for a new incident: whoever another open incident of the pipeline paged is mentioned, not woken again.
+    awake = paged_about(conn, row["pipeline"], now, but=current.id) & set(audience.paged)
+    paged = tuple(name for name in audience.paged if name not in awake)
+    told = {name: ("notify" if name in awake else how) for name, how in audience.told().items()}
     current.alert_count += 1
     conn.execute(update(incidents).where(incidents.c.id == current.id).values(
         root_id=None, slack_channel=None, slack_ts=None, alert_count=incidents.c.alert_count + 1, last_alert_at=now,
-        notify_mode=audience.how, notify=list(audience.people), oncall=audience.oncall, told=audience.told(),
+        notify_mode=audience.how, notify=list(audience.people), oncall=audience.oncall, told=told,
         notify_reason=audience.reason, deferred_until=audience.until, deferred_pinged_at=None))
     conn.execute(_INSERT_EVENT, _event_row(alert, dedup, current.id, now))
     conn.execute(insert(actions), dict(incident_id=current.id, kind="unfolded", actor="alert", at=now,
@@ -436,8 +440,11 @@ def _unfold(conn: Connection, runbook: Runbook, alert: Alert, current: _Open, de
                                                "people": list(audience.people), "reason": audience.reason}))
     channel = runbook.team.channels.alerts
     rows = [_delivery_row("open", current.id, f"incident:{current.id}:open:own", channel, now,
-                          priority=box.URGENT if audience.paged else None)]
-    for name in audience.paged:
+                          priority=box.URGENT if paged else None)]
+    for name in sorted(awake):
+        conn.execute(insert(actions), dict(incident_id=current.id, kind="page_folded", actor="bot", at=now,
+                                           detail={"person": name, "kind": policy.OPEN}))
+    for name in paged:
         page = {"person": name, "kind": policy.OPEN, "reason": audience.reason}
         conn.execute(insert(actions), dict(incident_id=current.id, kind="page", actor="bot", at=now, detail=page))
         rows.append(_delivery_row("page", current.id, f"incident:{current.id}:{page_suffix(policy.OPEN, 'own', name)}",
