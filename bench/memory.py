@@ -16,7 +16,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text  # noqa: E402
 
 from bot.domain.fingerprint import fingerprint  # noqa: E402
+from bench.backends import each_backend  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store.memory import remember_shapes, similar_incidents  # noqa: E402
 from bot.store.schema import incidents, resolution_notes  # noqa: E402
@@ -122,23 +122,7 @@ def main() -> None:
     parser.add_argument("--errors", type=int, default=2_000)
     parser.add_argument("--lookups", type=int, default=50)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="oncall-memory-bench-"))
-    run(f"sqlite:///{tmp / 'memory.db'}", "SQLite", args)
-    from tests.store_fixtures import PG_URL, pg_unreachable
-
-    if reason := pg_unreachable():
-        print(f"PostgreSQL: skipped ({reason})")
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = Store(PG_URL, migrate=False)
-    with admin.transaction() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        run(f"{PG_URL}?options=-csearch_path%3D{schema}", "PostgreSQL", args)
-    finally:
-        with admin.transaction() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.close()
+    each_backend("memory", lambda url, label: run(url, label, args))
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from bot.domain.report import build  # noqa: E402
 from bot.runbook import load  # noqa: E402
+from bench.backends import each_backend  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store.report_reads import facts  # noqa: E402
 from bot.store.schema import actions, alert_events, incidents, outbox  # noqa: E402
@@ -107,23 +106,7 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="oncall-report-bench-"))
-    run(f"sqlite:///{tmp / 'report.db'}", "SQLite", args)
-    from tests.store_fixtures import PG_URL, pg_unreachable
-
-    if reason := pg_unreachable():
-        print(f"PostgreSQL: skipped ({reason})")
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = Store(PG_URL, migrate=False)
-    with admin.transaction() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        run(f"{PG_URL}?options=-csearch_path%3D{schema}", "PostgreSQL", args)
-    finally:
-        with admin.transaction() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.close()
+    each_backend("report", lambda url, label: run(url, label, args))
 
 
 if __name__ == "__main__":

@@ -236,14 +236,19 @@ def metrics(rt: Runtime):
     return endpoint
 
 
+def _private_ok(rt: Runtime, request: Request) -> bool:
+    """The private feeds (calendar, picture): `?key=` matching ICS_KEY, or without one a loopback client."""
+    key = rt.settings.calendar_key
+    if key:
+        return hmac.compare_digest(request.query_params.get("key", "").encode(), key.encode())
+    return is_local(request)
+
+
 def ics(rt: Runtime):
     async def endpoint(request: Request) -> Response:
-        key = rt.settings.calendar_key
-        given = request.query_params.get("key", "")
-        if key and not hmac.compare_digest(given.encode(), key.encode()):
-            return _refuse(404, "no such calendar (the feed URL carries ?key=, see ICS_KEY)")
-        if not key and not is_local(request):
-            return _refuse(404, "the calendar is private: set ICS_KEY and subscribe to /oncall.ics?key=…")
+        if not _private_ok(rt, request):
+            return _refuse(404, "no such calendar (the feed URL carries ?key=, see ICS_KEY)" if rt.settings.calendar_key
+                           else "the calendar is private: set ICS_KEY and subscribe to /oncall.ics?key=…")
         body = calendar(rt.runbook, rt.clock(), overrides=rt.overrides())
         return Response(body, media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": 'inline; filename="oncall.ics"'})
@@ -256,12 +261,9 @@ def report_png(rt: Runtime):
     async def endpoint(request: Request) -> Response:
         from bot import report_chart
 
-        key = rt.settings.calendar_key
-        given = request.query_params.get("key", "")
-        if key and not hmac.compare_digest(given.encode(), key.encode()):
-            return _refuse(403, "the picture is private: /report.png?key=… with the ICS_KEY secret")
-        if not key and not is_local(request):
-            return _refuse(403, "the picture is private: set ICS_KEY and fetch /report.png?key=…")
+        if not _private_ok(rt, request):
+            return _refuse(403, "the picture is private: /report.png?key=… with the ICS_KEY secret"
+                           if rt.settings.calendar_key else "the picture is private: set ICS_KEY and fetch /report.png?key=…")
         weeks = request.query_params.get("weeks", str(report_chart.WEEKS))
         if not (weeks.isascii() and weeks.isdigit()) or not 1 <= int(weeks) <= report_chart.MAX_WEEKS:
             return _refuse(400, f"weeks: a whole number from 1 to {report_chart.MAX_WEEKS}")

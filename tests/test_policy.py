@@ -316,13 +316,38 @@ def test_an_acknowledged_incident_pages_nobody_more_except_by_the_escalate_butto
     assert (pressed.how, pressed.paged) == ("page", ("Laura",))  # someone asked for help: wake the next one
 
 
-@pytest.mark.parametrize("at,pipeline", list(SOURCE_TABLE))
-def test_a_folded_incident_is_chased_and_escalated_through_its_root_only(at, pipeline):
+@pytest.mark.parametrize("team,at,pipeline", [("source", *k) for k in SOURCE_TABLE] + [("berlin", *k) for k in BERLIN_TABLE])
+def test_a_folded_incident_is_chased_and_escalated_through_its_root_only(team, at, pipeline):
     """Its owners were told once, in the root's thread: its own follow-ups mention nobody, while the
     deferred ping (owners told when their hours begin) still reaches them."""
-    rb = source()
+    rb = source() if team == "source" else runbook(BERLIN)
     told = _decide(rb, pipeline, P.FOLDED, at, ()).told()
     folded, plain = P.IncidentState(told=told, folded=True), P.IncidentState(told=told)
     for kind in (P.SLA_BREACH, P.FIX_CHASE, P.FIX_CHASE_LAST, P.FIX_BREACH, P.ESCALATION):
         assert _decide(rb, pipeline, kind, at, (), folded).how == "quiet", kind
     assert _decide(rb, pipeline, P.DEFERRED_PING, at, (), folded) == _decide(rb, pipeline, P.DEFERRED_PING, at, (), plain)
+
+
+@pytest.mark.parametrize("at,expected", [
+    # Sunday 28 March 2027, the clocks skip 02:00-03:00 in Berlin: 01:30 CET and 03:30 CEST.
+    (utc(2027, 3, 28, 0, 30), {"orders": ("notify", ("Jonas", "Felix"), None),
+                               "ledger": ("deferred", ("Mia", "Soeren"), utc(2027, 3, 30, 6)),  # Easter Monday off
+                               "kpis": ("quiet", (), None)}),
+    (utc(2027, 3, 28, 1, 30), {"orders": ("notify", ("Jonas", "Felix"), None),
+                               "ledger": ("deferred", ("Mia", "Soeren"), utc(2027, 3, 30, 6)),
+                               "kpis": ("quiet", (), None)}),
+    # Sunday 25 October 2026, 02:30 happens twice (CEST, then CET): before the rotation starts.
+    (utc(2026, 10, 25, 0, 30), {"orders": ("deferred", ("Jonas", "Felix"), utc(2026, 10, 26, 7)),
+                                "ledger": ("deferred", ("Mia", "Soeren"), utc(2026, 10, 26, 7)),
+                                "kpis": ("quiet", (), None)}),
+    (utc(2026, 10, 25, 1, 30), {"orders": ("deferred", ("Jonas", "Felix"), utc(2026, 10, 26, 7)),
+                                "ledger": ("deferred", ("Mia", "Soeren"), utc(2026, 10, 26, 7)),
+                                "kpis": ("quiet", (), None)}),
+])
+def test_a_folded_failure_in_berlin_at_the_dst_changes_pages_nobody(at, expected):
+    """Orders would page Jonas on the spring-forward night: folded, its owners are mentioned instead;
+    Ledger waits for work hours (08:00 local, the Tuesday after Easter Monday), KPIs tells nobody."""
+    rb = runbook(BERLIN)
+    for pipeline, (how, people, until) in expected.items():
+        folded = _decide(rb, pipeline, P.FOLDED, at, ())
+        assert (folded.how, folded.people, folded.paged, folded.until) == (how, people, (), until), pipeline

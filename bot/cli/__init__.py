@@ -10,7 +10,7 @@ import os
 import sys
 
 from bot.cli.admin import cmd_alert, cmd_manifest, cmd_schema, cmd_serve, cmd_validate
-from bot.cli.common import UsageError
+from bot.cli.common import StoreError, UsageError
 from bot.cli.incident import cmd_incident
 from bot.cli.lineage import cmd_lineage
 from bot.cli.pipelines import cmd_policy, cmd_runbook, cmd_triage
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"oncall-bot: {err}", file=sys.stderr)
         return 2
+    except StoreError as err:
+        print(f"oncall-bot: {err}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,6 +14,13 @@ class UsageError(Exception):
     pass
 
 
+class StoreError(Exception):
+    """The store at DATABASE_URL could not be read: said in one line (exit 1), not as a traceback."""
+
+
+NO_DATABASE = object()  # what `read_store` answers while the configured SQLite file does not exist yet
+
+
 def load_args(args) -> Loaded:
     return load(getattr(args, "path", None) or args.runbook)
 
@@ -41,6 +48,27 @@ def open_store(url: str, showing: str = "the runbook's overrides only"):
         print(f"warning: no database at {url}; showing {showing}", file=sys.stderr)
         return None
     return Store(url, migrate=False)
+
+
+def read_store(command: str, read, showing: str):
+    """`read(store)` for a command that is about the store (report, incident, suggest): without
+    DATABASE_URL it is a usage error, a database not created yet gives NO_DATABASE (warned on stderr),
+    and one that cannot be read raises StoreError."""
+    from bot.config import configured_database_url
+
+    url = configured_database_url()
+    if not url:
+        raise UsageError(f"{command} reads the bot's store: set DATABASE_URL (e.g. DATABASE_URL=sqlite:///oncall.db)")
+    store = open_store(url, showing)
+    if store is None:
+        return NO_DATABASE
+    try:
+        return read(store)
+    except Exception as err:  # unreachable or never migrated: say so, no traceback
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise StoreError(f"cannot read the incidents at DATABASE_URL ({type(err).__name__}: {first})") from None
+    finally:
+        store.close()
 
 
 def store_overrides() -> list:

@@ -6,10 +6,9 @@ by the id."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 
-from bot.cli.common import UsageError, load_args, open_store
+from bot.cli.common import NO_DATABASE, UsageError, load_args, read_store
 
 
 def cmd_incident(args) -> int:
@@ -17,8 +16,6 @@ def cmd_incident(args) -> int:
 
     rb = load_args(args).runbook
     read = _read(args.id)
-    if read is None:
-        return 1
     names = runbook_names(rb)
     if read.note is not None and read.note.by_name:
         names.setdefault(read.note.by_user, read.note.by_name)
@@ -35,24 +32,11 @@ def cmd_incident(args) -> int:
 
 def _read(incident_id: int):
     """The incident's records from the store; exit 2 (UsageError) without one or for an unknown id."""
-    from bot.config import configured_database_url
+    from bot.store.timeline_reads import story
 
-    url = configured_database_url()
-    if not url:
-        raise UsageError("incident reads the bot's store: set DATABASE_URL (e.g. DATABASE_URL=sqlite:///oncall.db)")
-    store = open_store(url, "no incident")
-    if store is None:
+    found = read_store("incident", lambda store: story(store, incident_id), "no incident")
+    if found is NO_DATABASE:
         raise UsageError(f"no incident {incident_id}: there is no database at DATABASE_URL")
-    try:
-        from bot.store.timeline_reads import story
-
-        found = story(store, incident_id)
-    except Exception as err:  # noqa: BLE001 -- unreachable or never migrated: say so, no traceback
-        print(f"oncall-bot: cannot read the incidents at DATABASE_URL ({type(err).__name__}: "
-              f"{str(err).splitlines()[0] if str(err) else ''})", file=sys.stderr)
-        return None
-    finally:
-        store.close()
     if found is None:
         raise UsageError(f"no incident {incident_id} in the store at DATABASE_URL")
     return found

@@ -5,30 +5,22 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.cli.common import UsageError, instant, load_args, open_store
+from bot.cli.common import NO_DATABASE, UsageError, instant, load_args, read_store
 
 
 def cmd_report(args) -> int:
-    from bot.config import configured_database_url
-
     loaded = load_args(args)
     if args.weeks < 1 or args.weeks > 104:
         raise UsageError("--weeks: between 1 and 104")
     end = instant(args.at, loaded)
     start = end - timedelta(weeks=args.weeks)
-    url = configured_database_url()
-    if not url:
-        raise UsageError("report reads the bot's store: set DATABASE_URL (e.g. DATABASE_URL=sqlite:///oncall.db)")
     from bot.domain.report import as_json, build
     from bot.store.report_reads import facts
 
-    store = open_store(url, "no figures")
-    if store is None:
+    found = read_store("report", lambda store: facts(store, loaded.runbook, start, end), "no figures")
+    if found is NO_DATABASE:
         return 1
-    try:
-        report = build(loaded.runbook, facts(store, loaded.runbook, start, end), start, end)
-    finally:
-        store.close()
+    report = build(loaded.runbook, found, start, end)
     if args.json:
         print(json.dumps(as_json(report), indent=2))
         return 0

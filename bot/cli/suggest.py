@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.cli.common import UsageError, instant, load_args, open_store
+from bot.cli.common import NO_DATABASE, UsageError, instant, load_args, read_store
 from bot.runbook import RunbookError, load
 
 
@@ -24,10 +24,7 @@ def cmd_suggest(args) -> int:
     loaded = load_args(args)
     now = instant(args.at, loaded)
     since = _since(args.since, now, loaded) if args.since else now - WINDOW
-    read = _read(loaded.runbook, since, now)
-    if read is None:
-        return 1
-    found, wrong = read
+    found, wrong = _read(loaded.runbook, since, now)
     if args.apply:
         return _apply(loaded, args.apply, found, since)
     if args.json:
@@ -52,31 +49,18 @@ def _since(text: str, now: datetime, loaded) -> datetime:
 
 
 def _read(runbook, since: datetime, now: datetime):
-    """(suggestions, wrong remediations) from the store, or None (said on stderr) when it cannot be read."""
-    from bot.config import configured_database_url
+    """(suggestions, wrong remediations) from the store; none while its database does not exist yet."""
+    from bot.domain.suggest import recurring, suggestions, wrong_remediations
+    from bot.store import suggest_reads as reads
 
-    url = configured_database_url()
-    if not url:
-        raise UsageError("suggest reads the incidents in the bot's store: set DATABASE_URL "
-                         "(e.g. DATABASE_URL=sqlite:///oncall.db)")
-    store = open_store(url, "no suggestions")
-    if store is None:
-        return [], []
-    try:
-        from bot.domain.suggest import recurring, suggestions, wrong_remediations
-        from bot.store import suggest_reads as reads
-
+    def read(store):
         past = reads.unmatched_incidents(store, since, now)
         groups = recurring(past, reads.shape_bands_of(store, {p.fingerprint for p in past}), runbook)
         found = suggestions(groups, reads.incident_errors(store) if groups else [], now)
-        wrong = wrong_remediations(reads.wrong_remediation_notes(store, since, now), runbook)
-        return found, wrong
-    except Exception as err:  # noqa: BLE001 -- unreachable or never migrated: say so, no traceback
-        print(f"oncall-bot: cannot read the incidents at DATABASE_URL ({type(err).__name__}: "
-              f"{str(err).splitlines()[0] if str(err) else ''})", file=sys.stderr)
-        return None
-    finally:
-        store.close()
+        return found, wrong_remediations(reads.wrong_remediation_notes(store, since, now), runbook)
+
+    found = read_store("suggest", read, "no suggestions")
+    return ([], []) if found is NO_DATABASE else found
 
 
 # Output ------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Iterable, Literal
 from bot.domain.calendar import day_kind, in_work_hours, local_date, next_work_start
 from bot.domain.deadlines import deadlines
 from bot.domain.rotation import OverrideSpan, Roster
-from bot.domain.timeutil import local_instant
+from bot.domain.timeutil import local_instant, local_text
 from bot.runbook.models import Escalation, Pipeline, Runbook
 
 How = Literal["page", "notify", "quiet", "deferred", "none"]
@@ -320,8 +320,7 @@ def _day(kind: str) -> str:
 
 
 def _local(runbook: Runbook, at: datetime) -> str:
-    local = at.astimezone(runbook.tz)
-    return f"{local:%a %d %b %H:%M} {local.tzname()}"
+    return local_text(at, runbook.tz)
 
 
 def _unique(names: Iterable[str | None]) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.timeutil import local_text
 from bot.runbook.fields import format_duration
 
 KEEP_REPEATS = 3        # a run of repeats longer than COLLAPSE_AFTER shows its first KEEP_REPEATS alerts...
@@ -70,12 +71,6 @@ class Timeline:
 
 
 # Instants ------------------------------------------------------------------------------------------------
-
-def local_text(at: datetime, tz: ZoneInfo) -> str:
-    """"Tue 01 Dec 02:31 CET": the instant in the team zone."""
-    local = at.astimezone(tz)
-    return f"{local:%a %d %b %H:%M} {local.tzname()}"
-
 
 def when(at: datetime, tz: ZoneInfo) -> str:
     """"Tue 01 Dec 02:31 CET (01:31 UTC)"; a team in UTC reads "Tue 01 Dec 01:31 UTC". The UTC day is

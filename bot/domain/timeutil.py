@@ -42,3 +42,10 @@ def utc_text(at: datetime) -> str:
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local_text(at: datetime, zone: ZoneInfo) -> str:
+    """"Tue 01 Dec 02:31 CET": an instant as people of the zone read it, its abbreviation telling which
+    side of a DST change it is."""
+    local = at.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"

@@ -52,8 +52,8 @@ def dataset_edges(db: Db, now: datetime) -> list[tuple[str, str, str, str]]:
 
 
 def starts_since(db: Db, since: datetime) -> list[tuple[str, datetime]]:
-    """(pipeline, first START at or after `since`'s run) per pipeline and day: when each run began, for
-    the SLA watch's "running since"."""
+    """(pipeline, instant) of every OpenLineage START at or after `since` of a known pipeline: the SLA
+    watch picks the first one of each run for its "running since"."""
     query = (select(lineage_events.c.pipeline, lineage_events.c.event_time)
              .where(lineage_events.c.event_type == "START", lineage_events.c.pipeline.is_not(None),
                     lineage_events.c.event_time >= since))

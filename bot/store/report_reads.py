@@ -3,7 +3,6 @@ opened in it (and those still open), delivered pages, escalations and success re
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
@@ -26,11 +25,7 @@ def _seconds_between(dialect: str):
 
 
 def _spread(values: list[float]) -> Spread:
-    """Median (the mean of the two middle values for an even count) and nearest-rank 90th percentile."""
-    ordered = sorted(float(v) for v in values)
-    n = len(ordered)
-    middle = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
-    return Spread(n, _span(middle), _span(ordered[math.ceil(0.9 * n) - 1]))
+    return Spread.of([_span(float(v)) for v in values])
 
 
 def _span(seconds: float) -> timedelta:

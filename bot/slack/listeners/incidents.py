@@ -24,16 +24,22 @@ ACTIONS = {
 }
 
 
-async def on_click(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond, context: AsyncBoltContext) -> None:
-    rt: Runtime = context["rt"]
-    await ack()
+async def _pressed(rt: Runtime, body: dict, action: dict, respond: AsyncRespond) -> int | None:
+    """The incident a button names, when the press comes from our workspace (else it is refused)."""
     if (where := await workspace_of(rt, body)) != OURS:
         log.warning("refused %s from workspace %s (%s)", action.get("action_id"), teams_of(body), where)
         await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
-        return
+        return None
     try:
-        incident_id = int(action.get("value", ""))
+        return int(action.get("value", ""))
     except ValueError:
+        return None
+
+
+async def on_click(ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    rt: Runtime = context["rt"]
+    await ack()
+    if (incident_id := await _pressed(rt, body, action, respond)) is None:
         return
     user = body["user"]["id"]
     if action["action_id"] == "incident_escalate":
@@ -111,13 +117,7 @@ async def on_timeline(ack: AsyncAck, body: dict, action: dict, respond: AsyncRes
     """Timeline on a resolved incident: its whole story, to the presser only (ephemeral)."""
     rt: Runtime = context["rt"]
     await ack()
-    if (where := await workspace_of(rt, body)) != OURS:
-        log.warning("refused %s from workspace %s (%s)", action.get("action_id"), teams_of(body), where)
-        await respond(text=REFUSALS[where], response_type="ephemeral", replace_original=False)
-        return
-    try:
-        incident_id = int(action.get("value", ""))
-    except ValueError:
+    if (incident_id := await _pressed(rt, body, action, respond)) is None:
         return
     story = await rt.db(timeline_reads.story, incident_id)
     if story is None:
